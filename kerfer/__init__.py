@@ -1,0 +1,48 @@
+"""kerfer: facial expression recognition with Keras 3 on TensorFlow.
+
+The public API is imported lazily, so ``import kerfer`` (and the TFLite edge runtime)
+does not pay for TensorFlow until something that needs it is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_API = {
+    "load_fer2013": "kerfer.data",
+    "read_fer2013": "kerfer.data",
+    "load_image_folder": "kerfer.data",
+    "AugmentConfig": "kerfer.data",
+    "DataError": "kerfer.data.errors",
+    "build_model": "kerfer.models",
+    "list_architectures": "kerfer.models",
+    "TrainConfig": "kerfer.train",
+    "train": "kerfer.train",
+    "evaluate": "kerfer.evaluate",
+    "export": "kerfer.export",
+    "Classifier": "kerfer.runtime",
+    "FER2013_CLASSES": "kerfer.labels",
+}
+
+__all__ = sorted(_API)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from kerfer.data import AugmentConfig, load_fer2013, load_image_folder, read_fer2013
+    from kerfer.data.errors import DataError
+    from kerfer.labels import FER2013_CLASSES
+    from kerfer.models import build_model, list_architectures
+    from kerfer.train import TrainConfig, train
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        module = importlib.import_module(_API[name])
+        return getattr(module, name)
+    raise AttributeError(f"module 'kerfer' has no attribute '{name}'")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)

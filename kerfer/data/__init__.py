@@ -1,0 +1,20 @@
+"""Data loading: FER2013 CSV, FER+ votes and image folders → ``tf.data``."""
+
+from kerfer.data.augment import AugmentConfig, make_augmenter
+from kerfer.data.errors import BadRow, DataError
+from kerfer.data.fer2013 import Fer2013Table, load_fer2013, read_fer2013, resolve_classes, table_arrays
+from kerfer.data.pipeline import class_weights, make_dataset
+
+__all__ = [
+    "AugmentConfig",
+    "BadRow",
+    "DataError",
+    "Fer2013Table",
+    "class_weights",
+    "load_fer2013",
+    "make_augmenter",
+    "make_dataset",
+    "read_fer2013",
+    "resolve_classes",
+    "table_arrays",
+]

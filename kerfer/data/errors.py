@@ -1,0 +1,16 @@
+"""Errors raised for bad input data. Free of TensorFlow."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class DataError(ValueError):
+    """Input data that cannot be used; the message names the file, the line and the problem."""
+
+
+class BadRow(NamedTuple):
+    """A row dropped with ``on_bad_row="skip"``."""
+
+    line: int
+    problem: str

@@ -1,0 +1,112 @@
+"""Image-folder datasets: ``root/<split>/<class>/*.png|jpg`` (as most Kaggle FER2013 copies ship).
+
+Decoded with tf.io in a parallel tf.data pipeline, resized to the model input, and kept in
+memory as uint8, so they follow the same contract as the CSV loader.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from kerfer.data.errors import DataError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+
+
+def _list_split(root: Path, split: str, class_names: Sequence[str] | None) -> tuple[list[str], list[int], tuple[str, ...]]:
+    split_dir = root / split
+    if not split_dir.is_dir():
+        have = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+        where = f"; splits present: {', '.join(have)}" if have else ""
+        raise DataError(f"{split_dir}: no such split folder (expected {root}/<split>/<class>/*.png){where}")
+    found = sorted(p.name for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    names = tuple(class_names) if class_names is not None else tuple(found)
+    if not names:
+        raise DataError(f"{split_dir}: no class folders inside (expected {split_dir}/<class>/*.png)")
+    unknown = sorted(set(found) - set(names))
+    if unknown:
+        raise DataError(f"{split_dir}: class folders {unknown} are not among the classes {list(names)}")
+    files: list[str] = []
+    labels: list[int] = []
+    for i, name in enumerate(names):
+        d = split_dir / name
+        if not d.is_dir():
+            continue
+        for f in sorted(d.iterdir()):
+            if f.suffix.lower() in IMAGE_EXTENSIONS and f.is_file():
+                files.append(str(f))
+                labels.append(i)
+    if not files:
+        raise DataError(f"{split_dir}: no images found (extensions {', '.join(IMAGE_EXTENSIONS)})")
+    return files, labels, names
+
+
+def read_image_folder(
+    root: str | os.PathLike,
+    split: str = "train",
+    image_size: int = 48,
+    color_mode: str = "grayscale",
+    *,
+    class_names: Sequence[str] | None = None,
+    on_bad_file: str = "error",
+) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Reads one split into ``(uint8 images (N, S, S, C), int32 labels, class names)``.
+
+    Class names come from the sub-folder names (sorted) unless given, so validation uses
+    the training split's order. Any size, grayscale or colour, is converted to
+    ``color_mode`` at ``image_size``.
+    """
+    if color_mode not in ("grayscale", "rgb"):
+        raise ValueError(f"color_mode must be 'grayscale' or 'rgb', not {color_mode!r}")
+    root = Path(root)
+    files, labels, names = _list_split(root, split, class_names)
+    channels = 1 if color_mode == "grayscale" else 3
+
+    def load(path):
+        data = tf.io.read_file(path)
+        img = tf.io.decode_image(data, channels=channels, expand_animations=False, dtype=tf.uint8)
+        img = tf.image.resize(img, (image_size, image_size), antialias=True)
+        return tf.cast(tf.clip_by_value(tf.round(img), 0, 255), tf.uint8)
+
+    ds = tf.data.Dataset.from_tensor_slices(files).map(load, num_parallel_calls=tf.data.AUTOTUNE)
+    images = []
+    keep = []
+    it = iter(ds)
+    for i, f in enumerate(files):
+        try:
+            images.append(next(it).numpy())
+            keep.append(i)
+        except tf.errors.InvalidArgumentError as e:
+            if on_bad_file != "skip":
+                raise DataError(f"{f}: cannot decode image ({e.message.splitlines()[0]})") from e
+            it = iter(ds.skip(i + 1))
+    out = np.stack(images) if images else np.zeros((0, image_size, image_size, channels), np.uint8)
+    return out, np.asarray(labels, np.int32)[keep], names
+
+
+def load_image_folder(
+    root: str | os.PathLike,
+    split: str = "train",
+    *,
+    image_size: int = 48,
+    color_mode: str = "grayscale",
+    class_names: Sequence[str] | None = None,
+    batch_size: int | None = 64,
+    shuffle: bool = False,
+    seed: int | None = None,
+    augment=None,
+    dtype: str = "uint8",
+    cache: bool = True,
+    prefetch: bool = True,
+) -> tf.data.Dataset:
+    """Image folder split → ``tf.data.Dataset`` of ``(image, label)``, like :func:`load_fer2013`."""
+    from kerfer.data.pipeline import make_dataset
+
+    images, labels, _ = read_image_folder(root, split, image_size, color_mode, class_names=class_names)
+    return make_dataset(images, labels, batch_size=batch_size, shuffle=shuffle, seed=seed, augment=augment,
+                        dtype=dtype, cache=cache, prefetch=prefetch)

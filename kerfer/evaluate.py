@@ -1,0 +1,193 @@
+"""Evaluation: accuracy, per-class precision/recall/F1, confusion matrix, optional flip TTA.
+
+Works on any model the runtime can load (``.keras``, SavedModel, ``.tflite``) or a run
+directory (its ``best.keras``), so exported files are measured exactly like trained ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+Predict = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclasses.dataclass(frozen=True)
+class Report:
+    """Metrics of one set of predictions against true labels."""
+
+    accuracy: float
+    per_class: pd.DataFrame  # index: class name; columns precision, recall, f1, support
+    confusion: np.ndarray  # (C, C), rows true, columns predicted
+    class_names: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "accuracy": self.accuracy,
+            "per_class": {
+                name: {k: (int(v) if k == "support" else float(v)) for k, v in row.items()}
+                for name, row in self.per_class.to_dict(orient="index").items()
+            },
+            "confusion": self.confusion.tolist(),
+            "class_names": list(self.class_names),
+        }
+
+
+def classification_report(y_true: np.ndarray, probs: np.ndarray, class_names: Sequence[str]) -> Report:
+    """Accuracy, per-class precision/recall/F1/support and the confusion matrix."""
+    y_true = np.asarray(y_true)
+    if y_true.ndim == 2:
+        y_true = y_true.argmax(axis=1)
+    k = len(class_names)
+    y_pred = np.asarray(probs).argmax(axis=1)
+    confusion = np.bincount(y_true * k + y_pred, minlength=k * k).reshape(k, k)
+    tp = np.diag(confusion).astype(float)
+    support = confusion.sum(axis=1)
+    predicted = confusion.sum(axis=0)
+    precision = np.divide(tp, predicted, out=np.zeros(k), where=predicted > 0)
+    recall = np.divide(tp, support, out=np.zeros(k), where=support > 0)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(k), where=(precision + recall) > 0)
+    table = pd.DataFrame(
+        {"precision": precision, "recall": recall, "f1": f1, "support": support},
+        index=pd.Index(list(class_names), name="class"),
+    )
+    return Report(float(tp.sum() / max(len(y_true), 1)), table, confusion, tuple(class_names))
+
+
+def predict_batches(predict: Predict, images: np.ndarray, batch_size: int = 256, tta: bool = False) -> np.ndarray:
+    """Class probabilities for every image; with ``tta`` the mean over the image and its mirror."""
+    out = []
+    for i in range(0, len(images), batch_size):
+        batch = images[i : i + batch_size]
+        p = predict(batch)
+        if tta:
+            p = (p + predict(np.ascontiguousarray(batch[:, :, ::-1]))) / 2.0
+        out.append(p)
+    return np.concatenate(out) if out else np.zeros((0, 0))
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalResult:
+    model: str
+    split: str
+    plain: Report
+    tta: Report | None
+    files: dict[str, str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "split": self.split,
+            "accuracy": self.plain.accuracy,
+            "accuracy_tta": self.tta.accuracy if self.tta else None,
+            "report": self.plain.to_dict(),
+            "report_tta": self.tta.to_dict() if self.tta else None,
+            "files": self.files,
+        }
+
+
+def resolve_model_path(model: str | os.PathLike | None) -> Path:
+    """A run directory means its ``best.keras``; None means the model shipped with kerfer."""
+    if model is None:
+        from kerfer.runtime.classifier import default_model_path
+
+        return default_model_path()
+    path = Path(model)
+    if path.is_dir() and (path / "best.keras").exists():
+        return path / "best.keras"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such model file or run directory")
+    return path
+
+
+def evaluate(
+    model: str | os.PathLike | None = None,
+    *,
+    csv: str | os.PathLike | None = None,
+    data: str | os.PathLike | None = None,
+    split: str = "PublicTest",
+    tta: bool = False,
+    out_dir: str | os.PathLike | None = None,
+    batch_size: int = 256,
+    unsafe: bool = False,
+) -> EvalResult:
+    """Evaluates a model on a FER2013 split (``csv``) or an image-folder split (``data``).
+
+    Writes ``metrics_<split>.csv``, ``confusion_<split>.png`` and ``metrics_<split>.json``
+    into ``out_dir`` (default: the run directory for a run, else nothing is written), and
+    ``curves.png`` when the run has a ``history.csv``.
+    """
+    from kerfer.runtime.classifier import Classifier
+
+    model_path = resolve_model_path(model)
+    clf = Classifier(model_path, unsafe=unsafe)
+    images, labels = _load_eval_split(csv, data, split, clf)
+    predict = clf.predict_faces
+    plain = classification_report(labels, predict_batches(predict, images, batch_size), clf.class_names)
+    tta_report = None
+    if tta:
+        tta_report = classification_report(labels, predict_batches(predict, images, batch_size, tta=True), clf.class_names)
+
+    if out_dir is None and model is not None and Path(model).is_dir():
+        out_dir = model
+    files: dict[str, str] = {}
+    if out_dir is not None:
+        files = _write_outputs(Path(out_dir), split, plain, tta_report, model_path)
+    return EvalResult(str(model_path), split, plain, tta_report, files)
+
+
+def _load_eval_split(csv, data, split: str, clf) -> tuple[np.ndarray, np.ndarray]:
+    names = list(clf.class_names)
+    if (csv is None) == (data is None):
+        raise ValueError("give exactly one of a FER2013 CSV (--csv) or an image folder (--data)")
+    if csv is not None:
+        from kerfer.data.fer2013 import read_fer2013, table_arrays
+        from kerfer.labels import FER2013_CLASSES
+
+        table = read_fer2013(csv)
+        if set(names) <= set(FER2013_CLASSES):
+            images, labels, _ = table_arrays(table, split, names)
+            return images, labels
+        from kerfer.data.ferplus import FERPLUS_CLASSES, ferplus_csv_beside, ferplus_arrays
+
+        if tuple(names) == FERPLUS_CLASSES:
+            images, labels, _ = ferplus_arrays(table, ferplus_csv_beside(csv), split, "majority")
+            return images, labels
+        raise ValueError(f"the model's classes {names} are not FER2013 classes; evaluate it on an image folder")
+    from kerfer.data.folders import read_image_folder
+
+    images, labels, _ = read_image_folder(
+        data, split, clf.input_size, "grayscale" if clf.channels == 1 else "rgb", class_names=names
+    )
+    return images, labels
+
+
+def _write_outputs(out: Path, split: str, plain: Report, tta: Report | None, model_path: Path) -> dict[str, str]:
+    from kerfer.io import atomic_write_text
+    from kerfer.plots import plot_confusion, plot_history
+
+    out.mkdir(parents=True, exist_ok=True)
+    files = {
+        "metrics_csv": str(out / f"metrics_{split}.csv"),
+        "confusion_png": str(out / f"confusion_{split}.png"),
+        "metrics_json": str(out / f"metrics_{split}.json"),
+    }
+    atomic_write_text(files["metrics_csv"], plain.per_class.to_csv(float_format="%.4f"))
+    plot_confusion(plain.confusion, plain.class_names, files["confusion_png"],
+                   title=f"{model_path.name} on {split}: {plain.accuracy:.2%}")
+    summary = {"accuracy": plain.accuracy, "accuracy_tta": tta.accuracy if tta else None, "report": plain.to_dict()}
+    atomic_write_text(files["metrics_json"], json.dumps(summary, indent=2))
+    history = out / "history.csv"
+    if history.exists():
+        from kerfer.callbacks import read_history
+
+        files["curves_png"] = str(out / "curves.png")
+        plot_history(read_history(history), files["curves_png"])
+    return files

@@ -1,0 +1,40 @@
+"""The classic 4-conv Keras CNN most FER2013 projects start from (the baseline)."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from kerfer.models.registry import register
+
+
+@register("cnn", "classic 4-conv Keras CNN with a dense head (the baseline)", param_budget=2_500_000)
+def build_cnn(
+    num_classes: int = 7,
+    input_shape: tuple[int, int, int] = (48, 48, 1),
+    include_top: bool = True,
+    filters: tuple[int, int, int, int] = (32, 64, 128, 128),
+    dense_units: int = 1024,
+    dropout: float = 0.5,
+) -> keras.Model:
+    """Conv32-Conv64-pool, Conv128-pool, Conv128-pool, Flatten, Dense 1024 (no BatchNorm)."""
+    inputs = keras.Input(input_shape, name="image")
+    x = layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
+    f1, f2, f3, f4 = filters
+    x = layers.Conv2D(f1, 3, activation="relu", name="conv1")(x)
+    x = layers.Conv2D(f2, 3, activation="relu", name="conv2")(x)
+    x = layers.MaxPooling2D(name="pool1")(x)
+    x = layers.Dropout(0.25, name="drop1")(x)
+    x = layers.Conv2D(f3, 3, activation="relu", name="conv3")(x)
+    x = layers.MaxPooling2D(name="pool2")(x)
+    x = layers.Conv2D(f4, 3, activation="relu", name="conv4")(x)
+    x = layers.MaxPooling2D(name="pool3")(x)
+    x = layers.Dropout(0.25, name="drop2")(x)
+    x = layers.Flatten(name="flatten")(x)
+    if not include_top:
+        return keras.Model(inputs, x, name="cnn_backbone")
+    x = layers.Dense(dense_units, activation="relu", name="dense")(x)
+    x = layers.Dropout(dropout, name="head_dropout")(x)
+    x = layers.Dense(num_classes, name="head_logits")(x)
+    outputs = layers.Activation("softmax", dtype="float32", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="cnn")

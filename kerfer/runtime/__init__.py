@@ -1,0 +1,9 @@
+"""Runtime: classify face crops and run detection on images, video and cameras.
+
+Importable without TensorFlow: with a ``.tflite`` model and ``ai-edge-litert`` installed,
+nothing here loads it.
+"""
+
+from kerfer.runtime.classifier import Classifier, ModelError, default_model_path
+
+__all__ = ["Classifier", "ModelError", "default_model_path"]

@@ -1,0 +1,370 @@
+"""Training: config → data → model → ``fit`` with the callbacks a long CPU run needs.
+
+Everything a run needs to be repeated or resumed lives in its run directory:
+``config.json``, ``best.keras`` (best validation accuracy), ``last.keras``, ``history.csv``,
+``backup/`` (BackupAndRestore state), and the plots and metrics written at the end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from kerfer.data.augment import AugmentConfig
+
+Precision = Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"]
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Every knob of a training run; saved as ``config.json`` in the run directory."""
+
+    csv: str | None = None
+    """FER2013 CSV (plain or .gz). Exactly one of ``csv`` and ``data`` is given."""
+    data: str | None = None
+    """Image-folder root: ``root/<split>/<class>/*.png|jpg``."""
+    arch: str = "vgg"
+    arch_options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    classes: list[str] | dict[str, str] | None = None
+    train_split: str = "Training"
+    val_split: str | None = "PublicTest"
+    labels: Literal["fer2013", "ferplus"] = "fer2013"
+    ferplus_csv: str | None = None
+    ferplus_mode: Literal["majority", "probability"] = "majority"
+    epochs: int = 30
+    batch_size: int = 64
+    optimizer: Literal["adamw", "sgd"] = "adamw"
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.05
+    lr_schedule: Literal["plateau", "cosine", "constant"] = "plateau"
+    warmup_epochs: int = 0
+    plateau_patience: int = 3
+    plateau_factor: float = 0.5
+    label_smoothing: float = 0.1
+    class_weight_power: float = 0.0
+    """0 = no class weights, 1 = fully balanced, 0.5 = square-root balanced."""
+    augment: AugmentConfig | None = dataclasses.field(default_factory=AugmentConfig)
+    early_stopping_patience: int | None = None
+    seed: int = 1337
+    precision: Precision = "auto"
+    strategy: Literal["default", "mirrored", "multiworker", "tpu"] = "default"
+    tensorboard: bool = False
+    image_size: int = 48
+    color_mode: Literal["grayscale", "rgb"] = "grayscale"
+    on_bad_row: Literal["error", "skip"] = "error"
+
+    def validate(self) -> None:
+        if (self.csv is None) == (self.data is None):
+            raise ValueError("give exactly one data source: a FER2013 CSV (--csv) or an image folder (--data)")
+        if self.epochs < 1:
+            raise ValueError("epochs must be at least 1")
+        if self.batch_size < 1:
+            raise ValueError("batch size must be at least 1")
+        if self.labels == "ferplus" and not self.ferplus_csv:
+            raise ValueError("--labels ferplus needs --ferplus-csv (fer2013new.csv or .csv.gz)")
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown config keys: {', '.join(unknown)}")
+        d = dict(d)
+        if isinstance(d.get("augment"), dict):
+            d["augment"] = AugmentConfig(**d["augment"])
+        elif d.get("augment") is False:
+            d["augment"] = None
+        return cls(**d)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike) -> TrainConfig:
+        try:
+            return cls.from_dict(json.loads(Path(path).read_text()))
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}: not valid JSON ({e})") from e
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainResult:
+    run_dir: Path
+    best_model: Path
+    history: dict[str, list[float]]
+    best_val_accuracy: float | None
+    epochs_run: int
+    seconds: float
+
+
+def choose_precision(requested: Precision, gpus: Sequence[Any]) -> str:
+    """``auto`` → ``mixed_float16`` when a GPU is present, else ``float32`` (CPUs gain nothing)."""
+    if requested == "auto":
+        return "mixed_float16" if len(gpus) else "float32"
+    return requested
+
+
+def _strategy(name: str):
+    import tensorflow as tf
+
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "tpu":
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    raise ValueError(f"unknown strategy '{name}'")
+
+
+@dataclasses.dataclass(frozen=True)
+class Splits:
+    """In-memory training data: uint8 images, int labels (or soft label rows), class names."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray | None
+    y_val: np.ndarray | None
+    class_names: tuple[str, ...]
+
+
+def load_splits(cfg: TrainConfig) -> Splits:
+    """Reads the configured source once and returns train/validation arrays."""
+    if cfg.csv:
+        from kerfer.data.fer2013 import read_fer2013, table_arrays
+
+        table = read_fer2013(cfg.csv, on_bad_row=cfg.on_bad_row, progress=sys.stdout.isatty())
+        if cfg.labels == "ferplus":
+            from kerfer.data.ferplus import ferplus_arrays
+
+            x_tr, y_tr, names = ferplus_arrays(table, cfg.ferplus_csv, cfg.train_split, cfg.ferplus_mode)
+            x_va = y_va = None
+            if cfg.val_split:
+                x_va, y_va, _ = ferplus_arrays(table, cfg.ferplus_csv, cfg.val_split, "majority")
+            return Splits(x_tr, y_tr, x_va, y_va, names)
+        x_tr, y_tr, names = table_arrays(table, cfg.train_split, cfg.classes)
+        x_va = y_va = None
+        if cfg.val_split:
+            x_va, y_va, _ = table_arrays(table, cfg.val_split, cfg.classes)
+        return Splits(x_tr, y_tr, x_va, y_va, names)
+    from kerfer.data.folders import read_image_folder
+
+    x_tr, y_tr, names = read_image_folder(cfg.data, cfg.train_split, cfg.image_size, cfg.color_mode)
+    x_va = y_va = None
+    if cfg.val_split:
+        x_va, y_va, _ = read_image_folder(cfg.data, cfg.val_split, cfg.image_size, cfg.color_mode, class_names=names)
+    return Splits(x_tr, y_tr, x_va, y_va, names)
+
+
+def _targets(y: np.ndarray, num_classes: int) -> np.ndarray:
+    """One-hot rows for class indices; soft label rows pass through."""
+    if y.ndim == 2:
+        return y.astype("float32")
+    return np.eye(num_classes, dtype="float32")[y]
+
+
+def _datasets(cfg: TrainConfig, splits: Splits, global_batch: int):
+    import tensorflow as tf
+
+    from kerfer.data.pipeline import class_weights, make_dataset
+
+    k = len(splits.class_names)
+    train = make_dataset(
+        splits.x_train, _targets(splits.y_train, k), batch_size=global_batch, shuffle=True,
+        seed=cfg.seed, augment=cfg.augment if cfg.augment and cfg.augment.any() else None,
+        dtype="float32", prefetch=False,
+    )
+    if cfg.class_weight_power:
+        weights = class_weights(splits.y_train, k, cfg.class_weight_power)
+        table = tf.constant([weights[i] for i in range(k)], tf.float32)
+        train = train.map(lambda x, y: (x, y, tf.gather(table, tf.argmax(y, axis=-1))))
+    train = train.prefetch(tf.data.AUTOTUNE)
+    val = None
+    if splits.x_val is not None:
+        val = make_dataset(splits.x_val, _targets(splits.y_val, k), batch_size=global_batch, dtype="float32")
+    return train, val
+
+
+def _learning_rate(cfg: TrainConfig, steps_per_epoch: int):
+    import keras
+
+    if cfg.lr_schedule != "cosine":
+        return cfg.learning_rate
+    warmup = cfg.warmup_epochs * steps_per_epoch
+    total = cfg.epochs * steps_per_epoch
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=cfg.learning_rate if not warmup else cfg.learning_rate * 0.05,
+        decay_steps=max(1, total - warmup),
+        alpha=0.0,
+        warmup_target=cfg.learning_rate if warmup else None,
+        warmup_steps=warmup,
+    )
+
+
+def _optimizer(cfg: TrainConfig, steps_per_epoch: int):
+    import keras
+
+    lr = _learning_rate(cfg, steps_per_epoch)
+    if cfg.optimizer == "adamw":
+        return keras.optimizers.AdamW(learning_rate=lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "sgd":
+        return keras.optimizers.SGD(learning_rate=lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay)
+    raise ValueError(f"unknown optimizer '{cfg.optimizer}': choose adamw or sgd")
+
+
+def _callbacks(cfg: TrainConfig, run_dir: Path, has_val: bool) -> list:
+    import keras
+
+    from kerfer.callbacks import EpochHistory
+
+    monitor = "val_accuracy" if has_val else "accuracy"
+    cbs: list = [
+        # First, so a restored run skips the epochs it already finished.
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup"), delete_checkpoint=False),
+        keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), monitor=monitor, mode="max", save_best_only=True),
+        keras.callbacks.ModelCheckpoint(str(run_dir / "last.keras")),
+        EpochHistory(run_dir / "history.csv"),
+        keras.callbacks.TerminateOnNaN(),
+    ]
+    if cfg.lr_schedule == "plateau":
+        cbs.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor="val_loss" if has_val else "loss", factor=cfg.plateau_factor,
+                patience=cfg.plateau_patience, min_lr=cfg.learning_rate * 1e-3, verbose=1,
+            )
+        )
+    if cfg.early_stopping_patience:
+        cbs.append(
+            keras.callbacks.EarlyStopping(
+                monitor=monitor, mode="max", patience=cfg.early_stopping_patience, restore_best_weights=False
+            )
+        )
+    if cfg.tensorboard:
+        cbs.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard")))
+    return cbs
+
+
+def prepare_run_dir(run_dir: str | os.PathLike, cfg: TrainConfig | None, resume: bool) -> TrainConfig:
+    """Creates the run directory, or reloads its config to resume; returns the config to use."""
+    run_dir = Path(run_dir)
+    saved = run_dir / "config.json"
+    if resume:
+        if not saved.exists():
+            raise FileNotFoundError(f"{run_dir}: no config.json to resume from (start the run without --resume)")
+        return TrainConfig.from_file(saved)
+    if cfg is None:
+        raise ValueError("a TrainConfig is needed to start a new run")
+    if saved.exists():
+        raise FileExistsError(
+            f"{run_dir} already holds a run: add --resume to continue it, or choose another --out"
+        )
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        from kerfer.io import atomic_write_text
+
+        atomic_write_text(saved, cfg.to_json())
+    except OSError as e:
+        raise OSError(f"cannot write the run directory {run_dir}: {e.strerror or e}") from e
+    return cfg
+
+
+def train(
+    config: TrainConfig | None = None,
+    run_dir: str | os.PathLike = "runs/default",
+    *,
+    resume: bool = False,
+    verbose: int | str = "auto",
+) -> TrainResult:
+    """Trains a model and writes a complete run directory; returns where things are.
+
+    With ``resume=True`` the run's own ``config.json`` is used and training continues from
+    the last finished epoch (BackupAndRestore), so a killed run loses at most one epoch's work.
+    """
+    import keras
+    import tensorflow as tf
+
+    from kerfer.models import build_model
+
+    run_dir = Path(run_dir)
+    cfg = prepare_run_dir(run_dir, config, resume)
+    cfg.validate()
+    keras.utils.set_random_seed(cfg.seed)
+    keras.mixed_precision.set_global_policy(choose_precision(cfg.precision, tf.config.list_physical_devices("GPU")))
+
+    splits = load_splits(cfg)
+    num_classes = len(splits.class_names)
+    strategy = _strategy(cfg.strategy)
+    global_batch = cfg.batch_size
+    steps_per_epoch = math.ceil(len(splits.x_train) / global_batch)
+    train_ds, val_ds = _datasets(cfg, splits, global_batch)
+
+    shape = (cfg.image_size, cfg.image_size, 1 if cfg.color_mode == "grayscale" else 3)
+    with strategy.scope():
+        model = build_model(cfg.arch, num_classes, shape, **cfg.arch_options)
+        model.compile(
+            optimizer=_optimizer(cfg, steps_per_epoch),
+            loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
+            metrics=["accuracy"],
+        )
+    _write_labels(run_dir, splits.class_names, shape)
+
+    if verbose == "auto":
+        verbose = 1 if sys.stdout.isatty() else 2
+    start = time.time()
+    model.fit(
+        train_ds,
+        validation_data=val_ds,
+        epochs=cfg.epochs,
+        callbacks=_callbacks(cfg, run_dir, val_ds is not None),
+        verbose=verbose,
+    )
+    seconds = time.time() - start
+
+    from kerfer.callbacks import read_history
+
+    history = read_history(run_dir / "history.csv")
+    best = max(history.get("val_accuracy", []), default=None)
+    result = TrainResult(
+        run_dir=run_dir,
+        best_model=run_dir / "best.keras",
+        history=history,
+        best_val_accuracy=best,
+        epochs_run=len(history.get("epoch", [])),
+        seconds=seconds,
+    )
+    _finish_report(result)
+    return result
+
+
+def _write_labels(run_dir: Path, class_names: Sequence[str], shape: tuple[int, int, int]) -> None:
+    from kerfer.contract import ModelContract
+
+    ModelContract(class_names=tuple(class_names), input_size=shape[0], channels=shape[2]).save(run_dir / "labels.json")
+
+
+def _finish_report(result: TrainResult) -> None:
+    """Plots the curves and prints the one-line summary."""
+    from kerfer.plots import plot_history
+
+    try:
+        plot_history(result.history, result.run_dir / "curves.png")
+    except Exception as e:  # a missing plot must not cost a finished run
+        print(f"kerfer: could not draw training curves: {e}", file=sys.stderr)
+    acc = f"{result.best_val_accuracy:.2%}" if result.best_val_accuracy is not None else "n/a"
+    print(
+        f"kerfer: trained {result.epochs_run} epochs in {result.seconds / 60:.1f} min; "
+        f"best val accuracy {acc}; model {result.best_model}"
+    )
