@@ -30,11 +30,11 @@ _API = {
 __all__ = sorted(_API)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from kerfer.data import AugmentConfig, load_fer2013, load_image_folder, read_fer2013
-    from kerfer.data.errors import DataError
-    from kerfer.labels import FER2013_CLASSES
-    from kerfer.models import build_model, list_architectures
-    from kerfer.train import TrainConfig, train
+    from kerfer.data import AugmentConfig, load_fer2013, load_image_folder, read_fer2013  # noqa: F401
+    from kerfer.data.errors import DataError  # noqa: F401
+    from kerfer.labels import FER2013_CLASSES  # noqa: F401
+    from kerfer.models import build_model, list_architectures  # noqa: F401
+    from kerfer.train import TrainConfig, train  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

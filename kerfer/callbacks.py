@@ -45,9 +45,7 @@ class EpochHistory(keras.callbacks.Callback):
         row.update({k: float(v) for k, v in sorted(logs.items()) if k != "learning_rate"})
         old = read_history(self.path)
         kept = [
-            {k: old[k][i] for k in old}
-            for i in range(len(old.get("epoch", [])))
-            if int(old["epoch"][i]) < row["epoch"]
+            {k: old[k][i] for k in old} for i in range(len(old.get("epoch", []))) if int(old["epoch"][i]) < row["epoch"]
         ]
         rows = kept + [row]
         fields = list(dict.fromkeys(k for r in rows for k in r))

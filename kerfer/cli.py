@@ -74,23 +74,38 @@ def _class_weight_power(value: str) -> float:
     try:
         return float(value)
     except ValueError:
-        raise click.BadParameter("use none, sqrt, balanced or a power such as 0.5", param_hint="--class-weights")
+        raise click.BadParameter(
+            "use none, sqrt, balanced or a power such as 0.5", param_hint="--class-weights"
+        ) from None
 
 
 @main.command(context_settings=CONTEXT)
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="FER2013 CSV, plain or .gz (Kaggle format).")
-@click.option("--data", "data_dir", type=click.Path(file_okay=False), help="Image folder: DIR/<split>/<class>/*.png|jpg.")
-@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
-              help="JSON config (e.g. configs/default.json); flags given here override it.")
+@click.option(
+    "--data", "data_dir", type=click.Path(file_okay=False), help="Image folder: DIR/<split>/<class>/*.png|jpg."
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="JSON config (e.g. configs/default.json); flags given here override it.",
+)
 @click.option("--arch", help="Architecture (see `kerfer archs`). Default: vgg.")
-@click.option("--arch-option", multiple=True, metavar="KEY=VALUE",
-              help="Builder option, e.g. --arch-option 'widths=[32,64,128,256]'. Repeatable.")
+@click.option(
+    "--arch-option",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Builder option, e.g. --arch-option 'widths=[32,64,128,256]'. Repeatable.",
+)
 @click.option("--epochs", type=int, help="Epochs to train. Default: 30.")
 @click.option("--batch-size", type=int, help="Global batch size. Default: 64.")
 @click.option("--optimizer", type=click.Choice(["adamw", "sgd"]), help="AdamW or SGD with Nesterov momentum.")
 @click.option("--lr", "learning_rate", type=float, help="Peak learning rate. Default: 1e-3.")
-@click.option("--lr-schedule", type=click.Choice(["plateau", "cosine", "constant"]),
-              help="plateau = ReduceLROnPlateau (default); cosine = warmup + cosine decay to 0.")
+@click.option(
+    "--lr-schedule",
+    type=click.Choice(["plateau", "cosine", "constant"]),
+    help="plateau = ReduceLROnPlateau (default); cosine = warmup + cosine decay to 0.",
+)
 @click.option("--warmup-epochs", type=int, help="Linear warmup epochs (cosine schedule).")
 @click.option("--label-smoothing", type=float, help="Default: 0.1.")
 @click.option("--class-weights", "class_weights", help="none | sqrt | balanced | a power (0..1). Lifts rare classes.")
@@ -99,22 +114,53 @@ def _class_weight_power(value: str) -> float:
 @click.option("--train-split", help="Default: Training.")
 @click.option("--val-split", help="Validation split. Default: PublicTest. 'none' for no validation.")
 @click.option("--labels", type=click.Choice(["fer2013", "ferplus"]), help="Label source (ferplus needs --ferplus-csv).")
-@click.option("--ferplus-csv", type=click.Path(exists=True, dir_okay=False), help="fer2013new.csv(.gz) with FER+ votes.")
-@click.option("--ferplus-mode", type=click.Choice(["majority", "probability"]),
-              help="FER+ targets: majority label, or the vote distribution as soft targets.")
-@click.option("--precision", type=click.Choice(["auto", "float32", "mixed_float16", "mixed_bfloat16"]),
-              help="auto = mixed_float16 on GPU, float32 on CPU.")
-@click.option("--strategy", type=click.Choice(["default", "mirrored", "multiworker", "tpu"]),
-              help="tf.distribute strategy; multiworker reads TF_CONFIG.")
+@click.option(
+    "--ferplus-csv", type=click.Path(exists=True, dir_okay=False), help="fer2013new.csv(.gz) with FER+ votes."
+)
+@click.option(
+    "--ferplus-mode",
+    type=click.Choice(["majority", "probability"]),
+    help="FER+ targets: majority label, or the vote distribution as soft targets.",
+)
+@click.option(
+    "--precision",
+    type=click.Choice(["auto", "float32", "mixed_float16", "mixed_bfloat16"]),
+    help="auto = mixed_float16 on GPU, float32 on CPU.",
+)
+@click.option(
+    "--strategy",
+    type=click.Choice(["default", "mirrored", "multiworker", "tpu"]),
+    help="tf.distribute strategy; multiworker reads TF_CONFIG.",
+)
 @click.option("--seed", type=int, help="Random seed (weights, shuffling, augmentation).")
 @click.option("--early-stopping", "early_stopping_patience", type=int, help="Stop after N epochs without improvement.")
 @click.option("--tensorboard", is_flag=True, default=None, help="Also write TensorBoard logs.")
-@click.option("--on-bad-row", type=click.Choice(["error", "skip"]), help="Bad CSV rows: stop (default) or skip and count.")
-@click.option("--out", "run_dir", default="runs/default", show_default=True, type=click.Path(file_okay=False),
-              help="Run directory (config, best.keras, history.csv, plots).")
+@click.option(
+    "--on-bad-row", type=click.Choice(["error", "skip"]), help="Bad CSV rows: stop (default) or skip and count."
+)
+@click.option(
+    "--out",
+    "run_dir",
+    default="runs/default",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Run directory (config, best.keras, history.csv, plots).",
+)
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last finished epoch.")
 @_fail_cleanly
-def train(csv_path, data_dir, config_file, arch_option, classes, class_weights, no_augment, val_split, run_dir, resume, **flags):
+def train(
+    csv_path,
+    data_dir,
+    config_file,
+    arch_option,
+    classes,
+    class_weights,
+    no_augment,
+    val_split,
+    run_dir,
+    resume,
+    **flags,
+):
     """Train a model on FER2013 (--csv) or an image folder (--data).
 
     \b
@@ -158,8 +204,12 @@ def train(csv_path, data_dir, config_file, arch_option, classes, class_weights, 
 @click.option("--data", "data_dir", type=click.Path(exists=True, file_okay=False), help="Image folder root.")
 @click.option("--split", default="PublicTest", show_default=True, help="Split to evaluate on.")
 @click.option("--tta", is_flag=True, help="Also report test-time augmentation (mean of image and its mirror).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False),
-              help="Where to write metrics CSV/JSON and the confusion PNG (default: the run directory).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    help="Where to write metrics CSV/JSON and the confusion PNG (default: the run directory).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
 @click.option("--unsafe", is_flag=True, help="Allow .keras files with Lambda layers (only for files you trust).")
 @_fail_cleanly
@@ -177,7 +227,9 @@ def evaluate(model, model_opt, csv_path, data_dir, split, tta, out_dir, as_json,
     """
     from kerfer.evaluate import evaluate as run_eval
 
-    result = run_eval(model or model_opt, csv=csv_path, data=data_dir, split=split, tta=tta, out_dir=out_dir, unsafe=unsafe)
+    result = run_eval(
+        model or model_opt, csv=csv_path, data=data_dir, split=split, tta=tta, out_dir=out_dir, unsafe=unsafe
+    )
     if as_json:
         click.echo(json.dumps(result.to_dict()))
         return
@@ -188,7 +240,7 @@ def evaluate(model, model_opt, csv_path, data_dir, split, tta, out_dir, as_json,
     if result.tta:
         line += f"   with flip TTA: {result.tta.accuracy:.2%}"
     click.echo(line)
-    for name, path in result.files.items():
+    for path in result.files.values():
         click.echo(f"wrote {path}")
 
 

@@ -133,7 +133,9 @@ def evaluate(
     plain = classification_report(labels, predict_batches(predict, images, batch_size), clf.class_names)
     tta_report = None
     if tta:
-        tta_report = classification_report(labels, predict_batches(predict, images, batch_size, tta=True), clf.class_names)
+        tta_report = classification_report(
+            labels, predict_batches(predict, images, batch_size, tta=True), clf.class_names
+        )
 
     if out_dir is None and model is not None and Path(model).is_dir():
         out_dir = model
@@ -155,7 +157,7 @@ def _load_eval_split(csv, data, split: str, clf) -> tuple[np.ndarray, np.ndarray
         if set(names) <= set(FER2013_CLASSES):
             images, labels, _ = table_arrays(table, split, names)
             return images, labels
-        from kerfer.data.ferplus import FERPLUS_CLASSES, ferplus_csv_beside, ferplus_arrays
+        from kerfer.data.ferplus import FERPLUS_CLASSES, ferplus_arrays, ferplus_csv_beside
 
         if tuple(names) == FERPLUS_CLASSES:
             images, labels, _ = ferplus_arrays(table, ferplus_csv_beside(csv), split, "majority")
@@ -180,8 +182,12 @@ def _write_outputs(out: Path, split: str, plain: Report, tta: Report | None, mod
         "metrics_json": str(out / f"metrics_{split}.json"),
     }
     atomic_write_text(files["metrics_csv"], plain.per_class.to_csv(float_format="%.4f"))
-    plot_confusion(plain.confusion, plain.class_names, files["confusion_png"],
-                   title=f"{model_path.name} on {split}: {plain.accuracy:.2%}")
+    plot_confusion(
+        plain.confusion,
+        plain.class_names,
+        files["confusion_png"],
+        title=f"{model_path.name} on {split}: {plain.accuracy:.2%}",
+    )
     summary = {"accuracy": plain.accuracy, "accuracy_tta": tta.accuracy if tta else None, "report": plain.to_dict()}
     atomic_write_text(files["metrics_json"], json.dumps(summary, indent=2))
     history = out / "history.csv"

@@ -183,9 +183,14 @@ def _datasets(cfg: TrainConfig, splits: Splits, global_batch: int):
 
     k = len(splits.class_names)
     train = make_dataset(
-        splits.x_train, _targets(splits.y_train, k), batch_size=global_batch, shuffle=True,
-        seed=cfg.seed, augment=cfg.augment if cfg.augment and cfg.augment.any() else None,
-        dtype="float32", prefetch=False,
+        splits.x_train,
+        _targets(splits.y_train, k),
+        batch_size=global_batch,
+        shuffle=True,
+        seed=cfg.seed,
+        augment=cfg.augment if cfg.augment and cfg.augment.any() else None,
+        dtype="float32",
+        prefetch=False,
     )
     if cfg.class_weight_power:
         weights = class_weights(splits.y_train, k, cfg.class_weight_power)
@@ -242,8 +247,11 @@ def _callbacks(cfg: TrainConfig, run_dir: Path, has_val: bool) -> list:
     if cfg.lr_schedule == "plateau":
         cbs.append(
             keras.callbacks.ReduceLROnPlateau(
-                monitor="val_loss" if has_val else "loss", factor=cfg.plateau_factor,
-                patience=cfg.plateau_patience, min_lr=cfg.learning_rate * 1e-3, verbose=1,
+                monitor="val_loss" if has_val else "loss",
+                factor=cfg.plateau_factor,
+                patience=cfg.plateau_patience,
+                min_lr=cfg.learning_rate * 1e-3,
+                verbose=1,
             )
         )
     if cfg.early_stopping_patience:
@@ -268,9 +276,7 @@ def prepare_run_dir(run_dir: str | os.PathLike, cfg: TrainConfig | None, resume:
     if cfg is None:
         raise ValueError("a TrainConfig is needed to start a new run")
     if saved.exists():
-        raise FileExistsError(
-            f"{run_dir} already holds a run: add --resume to continue it, or choose another --out"
-        )
+        raise FileExistsError(f"{run_dir} already holds a run: add --resume to continue it, or choose another --out")
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         from kerfer.io import atomic_write_text

@@ -57,7 +57,9 @@ def split_usages(n: int, fractions: Sequence[float] = (0.7, 0.15, 0.15)) -> list
     return [name for name, c in zip(names, counts) for _ in range(c)]
 
 
-def tiny_fer_csv(path: Path, n: int = 140, seed: int = 0, gz: bool = False) -> tuple[Path, np.ndarray, np.ndarray, list[str]]:
+def tiny_fer_csv(
+    path: Path, n: int = 140, seed: int = 0, gz: bool = False
+) -> tuple[Path, np.ndarray, np.ndarray, list[str]]:
     images, labels = make_images(n, seed)
     usages = split_usages(n)
     write_csv(path, images, labels, usages, gz=gz)

@@ -19,9 +19,10 @@ def test_exact_pixels_labels_and_usage(tmp_path, gz):
     assert table.images.shape == (30, 48, 48, 1) and table.images.dtype == np.uint8
     np.testing.assert_array_equal(table.images[..., 0], images)
     np.testing.assert_array_equal(table.labels, labels)
-    assert table.split_counts() == {"Training": 21, "PublicTest": 4, "PrivateTest": 5} or sum(
-        table.split_counts().values()
-    ) == 30
+    assert (
+        table.split_counts() == {"Training": 21, "PublicTest": 4, "PrivateTest": 5}
+        or sum(table.split_counts().values()) == 30
+    )
     assert [u for u in usages] == [["Training", "PublicTest", "PrivateTest"][i] for i in table.usage]
     np.testing.assert_array_equal(table.lines, np.arange(2, 32))
 
@@ -136,13 +137,18 @@ def test_crlf_bom_quotes_blank_lines_and_column_order(tmp_path):
     images, labels = make_images(3, seed=5)
     lines = [f'"{y}","{" ".join(map(str, x.reshape(-1)))}",Training' for x, y in zip(images, labels)]
     p = tmp_path / "odd.csv"
-    p.write_bytes(("\ufeffemotion,pixels,Usage\r\n" + "\r\n".join([lines[0], "", lines[1], lines[2]]) + "\r\n").encode())
+    p.write_bytes(
+        ("\ufeffemotion,pixels,Usage\r\n" + "\r\n".join([lines[0], "", lines[1], lines[2]]) + "\r\n").encode()
+    )
     table = read_fer2013(p)
     np.testing.assert_array_equal(table.images[..., 0], images)
     np.testing.assert_array_equal(table.labels, labels)
     reordered = tmp_path / "reordered.csv"
-    reordered.write_text("Usage,pixels,emotion\n" + "\n".join(
-        f"PublicTest,{' '.join(map(str, x.reshape(-1)))},{y}" for x, y in zip(images, labels)) + "\n")
+    reordered.write_text(
+        "Usage,pixels,emotion\n"
+        + "\n".join(f"PublicTest,{' '.join(map(str, x.reshape(-1)))},{y}" for x, y in zip(images, labels))
+        + "\n"
+    )
     t2 = read_fer2013(reordered)
     np.testing.assert_array_equal(t2.labels, labels)
     assert t2.split_counts() == {"PublicTest": 3}

@@ -3,6 +3,7 @@
 from kerfer.data.augment import AugmentConfig, make_augmenter
 from kerfer.data.errors import BadRow, DataError
 from kerfer.data.fer2013 import Fer2013Table, load_fer2013, read_fer2013, resolve_classes, table_arrays
+from kerfer.data.folders import load_image_folder, read_image_folder
 from kerfer.data.pipeline import class_weights, make_dataset
 
 __all__ = [
@@ -12,6 +13,8 @@ __all__ = [
     "Fer2013Table",
     "class_weights",
     "load_fer2013",
+    "load_image_folder",
+    "read_image_folder",
     "make_augmenter",
     "make_dataset",
     "read_fer2013",

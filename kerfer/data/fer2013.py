@@ -87,9 +87,7 @@ def _column_order(path: str, header: str) -> tuple[int, int, int]:
         looks_like_data = header[:1].isdigit()
         hint = " (the first line looks like data: the header row is missing)" if looks_like_data else ""
         shown = header if len(header) <= 60 else header[:57] + "..."
-        raise DataError(
-            f"{path}, line 1: expected header 'emotion,pixels,Usage', found '{shown}'{hint}"
-        )
+        raise DataError(f"{path}, line 1: expected header 'emotion,pixels,Usage', found '{shown}'{hint}")
     if len(names) != 3:
         raise DataError(f"{path}, line 1: expected 3 columns emotion,pixels,Usage, found {len(names)}")
     return tuple(lowered.index(c.lower()) for c in EXPECTED_COLUMNS)  # type: ignore[return-value]
@@ -300,10 +298,15 @@ def read_fer2013(
         raise DataError(first_error)
     if not labels or not sum(len(x) for x in labels):
         if skipped:
-            raise DataError(f"{path}: no valid rows ({len(skipped)} bad rows skipped; first: line {skipped[0].line}: {skipped[0].problem})")
+            raise DataError(
+                f"{path}: no valid rows ({len(skipped)} bad rows skipped; first: line {skipped[0].line}: {skipped[0].problem})"
+            )
         raise DataError(f"{path}: has a header but no data rows")
     if skipped:
-        warnings.warn(f"{path}: skipped {len(skipped)} bad rows (first: line {skipped[0].line}: {skipped[0].problem})", stacklevel=2)
+        warnings.warn(
+            f"{path}: skipped {len(skipped)} bad rows (first: line {skipped[0].line}: {skipped[0].problem})",
+            stacklevel=2,
+        )
     all_lines = np.concatenate(line_nos).astype(np.int64)
     return Fer2013Table(
         path=path,
@@ -402,6 +405,13 @@ def load_fer2013(
     table = read_fer2013(path, on_bad_row=on_bad_row)
     images, labels, _ = table_arrays(table, split, classes)
     return make_dataset(
-        images, labels, batch_size=batch_size, shuffle=shuffle, seed=seed, augment=augment,
-        dtype=dtype, cache=cache, prefetch=prefetch,
+        images,
+        labels,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        seed=seed,
+        augment=augment,
+        dtype=dtype,
+        cache=cache,
+        prefetch=prefetch,
     )

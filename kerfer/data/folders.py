@@ -1,7 +1,7 @@
 """Image-folder datasets: ``root/<split>/<class>/*.png|jpg`` (as most Kaggle FER2013 copies ship).
 
-Decoded with tf.io in a parallel tf.data pipeline, resized to the model input, and kept in
-memory as uint8, so they follow the same contract as the CSV loader.
+Decoded once with OpenCV (so one bad file is named, and skipped on request), resized to
+the model input and kept in memory as uint8: the same contract as the CSV loader.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from kerfer.data.errors import DataError
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
 
-def _list_split(root: Path, split: str, class_names: Sequence[str] | None) -> tuple[list[str], list[int], tuple[str, ...]]:
+def _list_split(
+    root: Path, split: str, class_names: Sequence[str] | None
+) -> tuple[list[str], list[int], tuple[str, ...]]:
     split_dir = root / split
     if not split_dir.is_dir():
         have = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
@@ -65,28 +67,41 @@ def read_image_folder(
         raise ValueError(f"color_mode must be 'grayscale' or 'rgb', not {color_mode!r}")
     root = Path(root)
     files, labels, names = _list_split(root, split, class_names)
-    channels = 1 if color_mode == "grayscale" else 3
-
-    def load(path):
-        data = tf.io.read_file(path)
-        img = tf.io.decode_image(data, channels=channels, expand_animations=False, dtype=tf.uint8)
-        img = tf.image.resize(img, (image_size, image_size), antialias=True)
-        return tf.cast(tf.clip_by_value(tf.round(img), 0, 255), tf.uint8)
-
-    ds = tf.data.Dataset.from_tensor_slices(files).map(load, num_parallel_calls=tf.data.AUTOTUNE)
-    images = []
-    keep = []
-    it = iter(ds)
+    images, keep = [], []
     for i, f in enumerate(files):
         try:
-            images.append(next(it).numpy())
+            images.append(decode_image_file(f, image_size, color_mode))
             keep.append(i)
-        except tf.errors.InvalidArgumentError as e:
+        except DataError:
             if on_bad_file != "skip":
-                raise DataError(f"{f}: cannot decode image ({e.message.splitlines()[0]})") from e
-            it = iter(ds.skip(i + 1))
+                raise
+    channels = 1 if color_mode == "grayscale" else 3
     out = np.stack(images) if images else np.zeros((0, image_size, image_size, channels), np.uint8)
     return out, np.asarray(labels, np.int32)[keep], names
+
+
+def decode_image_file(path: str | os.PathLike, image_size: int, color_mode: str) -> np.ndarray:
+    """Any image file (8/16-bit, gray/RGB/RGBA) → uint8 ``(S, S, C)``; DataError names a bad file."""
+    import cv2
+
+    data = np.fromfile(path, np.uint8)
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if img is None:
+        raise DataError(f"{path}: cannot decode image (unreadable or not an image)")
+    if img.dtype == np.uint16:
+        img = (img // 257).astype(np.uint8)
+    elif img.dtype != np.uint8:
+        img = cv2.normalize(img, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    if img.ndim == 3 and img.shape[2] == 4:
+        img = cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
+    if color_mode == "grayscale":
+        img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
+    else:
+        img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB) if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    if img.shape[:2] != (image_size, image_size):
+        shrink = img.shape[0] > image_size
+        img = cv2.resize(img, (image_size, image_size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    return img.reshape(image_size, image_size, -1)
 
 
 def load_image_folder(
@@ -108,5 +123,14 @@ def load_image_folder(
     from kerfer.data.pipeline import make_dataset
 
     images, labels, _ = read_image_folder(root, split, image_size, color_mode, class_names=class_names)
-    return make_dataset(images, labels, batch_size=batch_size, shuffle=shuffle, seed=seed, augment=augment,
-                        dtype=dtype, cache=cache, prefetch=prefetch)
+    return make_dataset(
+        images,
+        labels,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        seed=seed,
+        augment=augment,
+        dtype=dtype,
+        cache=cache,
+        prefetch=prefetch,
+    )

@@ -16,8 +16,13 @@ def conv_bn_act(
 ) -> keras.KerasTensor:
     """Conv (no bias: BatchNorm has one) → BatchNorm → activation."""
     x = layers.Conv2D(
-        filters, kernel_size, strides=strides, padding="same", use_bias=False,
-        kernel_initializer="he_normal", name=f"{name}_conv" if name else None,
+        filters,
+        kernel_size,
+        strides=strides,
+        padding="same",
+        use_bias=False,
+        kernel_initializer="he_normal",
+        name=f"{name}_conv" if name else None,
     )(x)
     x = layers.BatchNormalization(name=f"{name}_bn" if name else None)(x)
     if activation:

@@ -10,16 +10,16 @@ from kerfer.models.blocks import conv_bn_act, inverted_residual, stem
 from kerfer.models.registry import finish, register
 
 
-@register("edge", "depthwise-separable inverted residuals for CPU / Raspberry Pi", param_budget=400_000)
+@register("edge", "depthwise-separable inverted residuals for CPU / Raspberry Pi", param_budget=450_000)
 def build_edge(
     num_classes: int = 7,
     input_shape: tuple[int, int, int] = (48, 48, 1),
     include_top: bool = True,
-    widths: Sequence[int] = (24, 48, 96, 160),
+    widths: Sequence[int] = (24, 40, 80, 128),
     blocks: Sequence[int] = (1, 2, 3, 2),
     expansion: int = 4,
     stem_filters: int = 16,
-    head_filters: int = 320,
+    head_filters: int = 256,
     dropout: float = 0.2,
 ) -> keras.Model:
     """``blocks[i]`` inverted residuals of ``widths[i]`` channels at 24, 12, 6, 3 pixels."""

@@ -1,0 +1,26 @@
+# kerfer developer targets. PYTHON may point at a venv: make test PYTHON=.venv/bin/python
+PYTHON ?= python3
+SHARED ?= ../shared
+
+.PHONY: install install-dev test test-all lint bench bench-parse bench-train
+
+install:            ## install kerfer and its test tools into the current Python
+	$(PYTHON) -m pip install -e ".[test]"
+
+test:               ## the default test run (CI runs exactly this)
+	$(PYTHON) -m pytest -q -m "not slow"
+
+test-all:           ## every test, the slow ones on the real data too
+	$(PYTHON) -m pytest -q
+
+lint:
+	$(PYTHON) -m ruff check kerfer tests benchmarks
+	$(PYTHON) -m ruff format --check kerfer tests benchmarks
+
+bench: bench-parse bench-train
+
+bench-parse:        ## kerfer's CSV parser vs pandas on the full shared CSV
+	$(PYTHON) benchmarks/parse_csv.py --csv $(SHARED)/data/fer2013.csv.gz
+
+bench-train:        ## training images/s per architecture at its default size
+	$(PYTHON) benchmarks/train_throughput.py

@@ -1,0 +1,33 @@
+"""Checks on the real FER2013 copy in ../shared (skipped when it is absent)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import FERPLUS_CSV, needs_fer
+
+from kerfer.data import DataError
+from kerfer.data.ferplus import ferplus_arrays
+
+pytestmark = [needs_fer, pytest.mark.shared]
+
+
+def test_row_counts_per_split(shared_table):
+    assert shared_table.split_counts() == {"Training": 28709, "PublicTest": 3589}
+    assert shared_table.images.shape == (32298, 48, 48, 1)
+
+
+def test_training_label_histogram_matches_published_counts(shared_table):
+    published = np.array([3995, 436, 4097, 7215, 4830, 3171, 4965])
+    counts = np.bincount(shared_table.select("Training").labels, minlength=7)
+    assert np.all(np.abs(counts - published) <= 3), counts
+
+
+def test_private_test_is_withheld_and_said_so(shared_table):
+    with pytest.raises(DataError, match="'PrivateTest' is not in .*Training \\(28709 rows\\)"):
+        shared_table.select("PrivateTest")
+
+
+def test_ferplus_joins_the_real_file(shared_table):
+    x, y, names = ferplus_arrays(shared_table, FERPLUS_CSV, "PublicTest")
+    assert len(names) == 8 and 3000 < len(y) < 3589

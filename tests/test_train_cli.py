@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from click.testing import CliRunner
+from fakedata import tiny_fer_csv
+
+from kerfer.callbacks import read_history
+from kerfer.cli import main
+from kerfer.train import TrainConfig, choose_precision
+
+TINY_ARCH = ["--arch", "vgg", "--arch-option", "widths=[8,16,16,32]", "--arch-option", "stem_filters=4"]
+
+
+def test_precision_policy_without_a_gpu():
+    assert choose_precision("auto", []) == "float32"
+    assert choose_precision("auto", ["/physical_device:GPU:0"]) == "mixed_float16"
+    assert choose_precision("float32", ["gpu"]) == "float32"
+    assert choose_precision("mixed_bfloat16", []) == "mixed_bfloat16"
+
+
+def test_config_round_trip_and_validation(tmp_path):
+    cfg = TrainConfig(csv="x.csv", epochs=3, arch_options={"widths": [8, 16]})
+    path = tmp_path / "c.json"
+    path.write_text(cfg.to_json())
+    assert TrainConfig.from_file(path) == cfg
+    with pytest.raises(ValueError, match="unknown config keys: colour"):
+        TrainConfig.from_dict({"colour": 1})
+    with pytest.raises(ValueError, match="exactly one data source"):
+        TrainConfig().validate()
+
+
+def test_train_then_evaluate_end_to_end(tmp_path):
+    csv, *_ = tiny_fer_csv(tmp_path / "fer.csv.gz", n=210, gz=True)
+    run = tmp_path / "run"
+    r = CliRunner().invoke(
+        main,
+        [
+            "train",
+            "--csv",
+            str(csv),
+            "--epochs",
+            "2",
+            "--batch-size",
+            "32",
+            "--class-weights",
+            "sqrt",
+            "--out",
+            str(run),
+            *TINY_ARCH,
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert "kerfer: trained 2 epochs" in r.output
+    for name in ("config.json", "best.keras", "last.keras", "history.csv", "labels.json", "curves.png"):
+        assert (run / name).exists(), name
+    hist = read_history(run / "history.csv")
+    assert hist["epoch"] == [1.0, 2.0] and "val_accuracy" in hist
+    assert json.loads((run / "config.json").read_text())["class_weight_power"] == 0.5
+
+    again = CliRunner().invoke(main, ["train", "--csv", str(csv), "--out", str(run)])
+    assert again.exit_code == 1 and "already holds a run" in again.output
+
+    r = CliRunner().invoke(main, ["evaluate", str(run), "--csv", str(csv), "--split", "PublicTest", "--tta"])
+    assert r.exit_code == 0, r.output
+    assert "precision" in r.output and "recall" in r.output and "with flip TTA" in r.output
+    for name in ("metrics_PublicTest.csv", "confusion_PublicTest.png", "metrics_PublicTest.json"):
+        assert (run / name).exists(), name
+    r = CliRunner().invoke(main, ["evaluate", str(run), "--csv", str(csv), "--json"])
+    out = json.loads(r.output)
+    assert 0.0 <= out["accuracy"] <= 1.0 and set(out["report"]["per_class"]) == {
+        "angry",
+        "disgust",
+        "fear",
+        "happy",
+        "sad",
+        "surprise",
+        "neutral",
+    }
+
+
+def test_bad_csv_is_one_clear_line(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("emotion,pixels,Usage\n3,1 2 3,Training\n")
+    r = CliRunner().invoke(main, ["train", "--csv", str(bad), "--out", str(tmp_path / "r")])
+    assert r.exit_code == 1
+    assert "bad.csv, line 2: expected 2304 pixel values (48x48), found 3" in r.output
+    assert "Traceback" not in r.output
+
+
+def _train_cmd(csv, run, epochs, resume=False):
+    cmd = [sys.executable, "-m", "kerfer.cli", "train", "--out", str(run)]
+    if resume:
+        return cmd + ["--resume"]
+    return cmd + ["--csv", str(csv), "--epochs", str(epochs), "--batch-size", "16", "--no-augment", *TINY_ARCH]
+
+
+def test_sigkill_then_resume_loses_and_repeats_no_epoch(tmp_path):
+    csv, *_ = tiny_fer_csv(tmp_path / "fer.csv", n=1400)
+    run = tmp_path / "run"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.Popen(_train_cmd(csv, run, 4), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 240
+    while time.time() < deadline and len(read_history(run / "history.csv").get("epoch", [])) < 1:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = read_history(run / "history.csv")["epoch"]
+    assert 1 <= len(done) < 4, "the run must be killed part-way"
+    out = subprocess.run(_train_cmd(csv, run, 4, resume=True), env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "Epoch 1/4" not in out.stdout  # restored, not restarted
+    assert read_history(run / "history.csv")["epoch"] == [1.0, 2.0, 3.0, 4.0]
