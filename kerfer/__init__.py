@@ -16,7 +16,7 @@ _API = {
     "read_fer2013": "kerfer.data",
     "load_image_folder": "kerfer.data",
     "AugmentConfig": "kerfer.data",
-    "DataError": "kerfer.data.errors",
+    "DataError": "kerfer.errors",
     "build_model": "kerfer.models",
     "list_architectures": "kerfer.models",
     "TrainConfig": "kerfer.train",
@@ -31,7 +31,7 @@ __all__ = sorted(_API)
 
 if TYPE_CHECKING:  # pragma: no cover
     from kerfer.data import AugmentConfig, load_fer2013, load_image_folder, read_fer2013  # noqa: F401
-    from kerfer.data.errors import DataError  # noqa: F401
+    from kerfer.errors import DataError  # noqa: F401
     from kerfer.labels import FER2013_CLASSES  # noqa: F401
     from kerfer.models import build_model, list_architectures  # noqa: F401
     from kerfer.train import TrainConfig, train  # noqa: F401

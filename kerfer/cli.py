@@ -25,11 +25,11 @@ def _fail_cleanly(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from kerfer.data.errors import DataError
+        from kerfer.errors import DataError
 
         try:
             return fn(*args, **kwargs)
-        except (DataError, FileNotFoundError, FileExistsError, PermissionError, ValueError) as e:
+        except (DataError, FileNotFoundError, FileExistsError, PermissionError, ValueError, RuntimeError) as e:
             raise KerferError(str(e)) from e
         except OSError as e:
             raise KerferError(f"{e.strerror or e}: {e.filename}" if e.filename else str(e)) from e
@@ -242,6 +242,252 @@ def evaluate(model, model_opt, csv_path, data_dir, split, tta, out_dir, as_json,
     click.echo(line)
     for path in result.files.values():
         click.echo(f"wrote {path}")
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("model", type=click.Path(exists=True))
+@click.option("--saved-model/--no-saved-model", default=True, show_default=True, help="Write a TF SavedModel.")
+@click.option(
+    "--tflite",
+    "tflite_kinds",
+    multiple=True,
+    type=click.Choice(["float32", "float16", "dynamic", "int8"]),
+    help="TFLite variant(s) to write; repeatable. Default: int8.",
+)
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="FER2013 CSV: int8 calibration images (Training) and the parity split.",
+)
+@click.option(
+    "--data", "data_dir", type=click.Path(exists=True, file_okay=False), help="Image folder instead of --csv."
+)
+@click.option("--calibration-samples", default=300, show_default=True, help="Calibration images, stratified by class.")
+@click.option(
+    "--parity-split", default="PublicTest", show_default=True, help="Split for the parity report ('none' to skip)."
+)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder. Default: exports/<run name>.")
+@click.option("--unsafe", is_flag=True, help="Allow .keras files with Lambda layers (only for files you trust).")
+@_fail_cleanly
+def export(model, saved_model, tflite_kinds, csv_path, data_dir, calibration_samples, parity_split, out_dir, unsafe):
+    """Export a trained model to SavedModel and TFLite, with a parity report.
+
+    MODEL is a run directory (its best.keras) or a .keras file. The report compares each
+    file's accuracy with the Keras model's, their top-1 agreement, size and 1-thread latency.
+
+    \b
+    Examples:
+      kerfer export runs/vgg --tflite int8 --csv fer2013.csv.gz
+      kerfer export runs/vgg --tflite float32 --tflite float16 --tflite dynamic --tflite int8 --csv fer2013.csv.gz
+    """
+    from kerfer.export import export as run_export
+
+    split = None if parity_split.lower() == "none" or (csv_path is None and data_dir is None) else parity_split
+    result = run_export(
+        model,
+        out_dir,
+        saved_model=saved_model,
+        tflite=tflite_kinds or ("int8",),
+        csv=csv_path,
+        data=data_dir,
+        calibration_samples=calibration_samples,
+        parity_split=split,
+        unsafe=unsafe,
+    )
+    for kind, path in result.files.items():
+        if kind != "keras":
+            click.echo(f"wrote {path}")
+    click.echo(f"wrote {result.out_dir / 'labels.json'}")
+    if result.parity is not None:
+        click.echo(f"\nparity on {split} (latency: 1 face, 1 thread for TFLite):")
+        table = result.parity.drop(columns=["file"])
+        click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.4f}" if v < 1 else f"{v:.1f}"))
+        click.echo(f"wrote {result.out_dir / 'parity.csv'}")
+
+
+def _detector(
+    detector: str, yunet_model: str | None, scale_factor: float, min_neighbors: int, min_face: int, detect_size: int
+):
+    from kerfer.runtime.detect import HaarDetector, YuNetDetector
+
+    if detector == "yunet":
+        if not yunet_model:
+            raise click.BadParameter("--detector yunet needs --yunet-model FILE.onnx", param_hint="--detector")
+        return YuNetDetector(yunet_model, max_side=detect_size or None)
+    return HaarDetector(
+        scale_factor=scale_factor, min_neighbors=min_neighbors, min_face=min_face, max_side=detect_size or None
+    )
+
+
+def detector_options(fn):
+    opts = [
+        click.option(
+            "--detector",
+            type=click.Choice(["haar", "yunet"]),
+            default="haar",
+            show_default=True,
+            help="Face detector: OpenCV Haar cascade, or YuNet (needs --yunet-model).",
+        ),
+        click.option("--yunet-model", type=click.Path(exists=True, dir_okay=False), help="YuNet ONNX file."),
+        click.option("--scale-factor", default=1.2, show_default=True, help="Haar: image pyramid step."),
+        click.option("--min-neighbors", default=4, show_default=True, help="Haar: higher = fewer false faces."),
+        click.option("--min-face", default=20, show_default=True, help="Smallest face (px, in the detection image)."),
+        click.option(
+            "--detect-size",
+            default=320,
+            show_default=True,
+            help="Downscale frames to this longest side before detecting (0 = full size).",
+        ),
+        click.option("--margin", default=0.1, show_default=True, help="Padding around each face crop (fraction)."),
+        click.option(
+            "--model",
+            "model_path",
+            type=click.Path(exists=True),
+            help="Model file (.tflite, .keras, SavedModel). Default: the shipped int8 model.",
+        ),
+        click.option("--unsafe", is_flag=True, help="Allow .keras files with Lambda layers (only if trusted)."),
+    ]
+    for opt in reversed(opts):
+        fn = opt(fn)
+    return fn
+
+
+def _pipeline(model_path, unsafe, margin, **det):
+    from kerfer.runtime.classifier import Classifier
+    from kerfer.runtime.pipeline import FacePipeline
+
+    return FacePipeline(Classifier(model_path, unsafe=unsafe), _detector(**det), margin=margin)
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("images", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per image (JSON lines).")
+@click.option("--save-annotated", type=click.Path(file_okay=False), help="Write images with boxes and labels here.")
+@detector_options
+@_fail_cleanly
+def predict(images, as_json, save_annotated, model_path, unsafe, margin, **det):
+    """Find faces in photos and name their expressions.
+
+    IMAGES are files or folders. Each face gets its box and class probabilities; an image
+    with no face says so. Unreadable files are reported and skipped; the exit status is 1
+    if any file failed.
+
+    \b
+    Examples:
+      kerfer predict photo.jpg
+      kerfer predict photos/ --json > faces.jsonl
+      kerfer predict group.jpg --save-annotated out/
+    """
+    from kerfer.runtime.predict import predict_images
+
+    pipe = _pipeline(model_path, unsafe, margin, **det)
+    names = pipe.class_names
+    failed = 0
+    for r in predict_images(images, pipe, save_annotated):
+        if r.error:
+            failed += 1
+        if as_json:
+            rec = {
+                "file": r.path,
+                "error": r.error,
+                "faces": [
+                    {
+                        "box": list(f.box),
+                        "label": f.label(names),
+                        "probs": {n: round(float(p), 4) for n, p in zip(names, f.probs)},
+                    }
+                    for f in r.faces
+                ],
+            }
+            if r.annotated:
+                rec["annotated"] = r.annotated
+            click.echo(json.dumps(rec))
+            continue
+        if r.error:
+            click.echo(f"{r.path}: ERROR {r.error}", err=True)
+            continue
+        if not r.faces:
+            click.echo(f"{r.path}: no face found")
+        for i, f in enumerate(r.faces):
+            top = sorted(zip(names, f.probs), key=lambda t: -t[1])[:3]
+            rest = "  ".join(f"{n} {p:.0%}" for n, p in top[1:])
+            x, y, w, h = f.box
+            click.echo(f"{r.path}: face {i + 1} at ({x},{y},{w}x{h}): {top[0][0]} {top[0][1]:.0%}   ({rest})")
+    if failed:
+        sys.exit(1)
+
+
+@main.command(context_settings=CONTEXT)
+@click.option("--camera", type=int, help="Camera index (default 0).")
+@click.option("--source", help="Video file or stream URL instead of a camera.")
+@click.option("--picamera", is_flag=True, help="Raspberry Pi camera through picamera2.")
+@click.option("--smooth", default=5, show_default=True, help="Average each face's probabilities over N frames.")
+@click.option(
+    "--detect-every", default=1, show_default=True, help="Detect faces every k-th frame; carry boxes between."
+)
+@click.option("--mirror/--no-mirror", default=None, help="Selfie view (default: on for cameras, off for files).")
+@click.option("--headless", is_flag=True, help="No window: log results (--output) and print a summary.")
+@click.option("--output", type=click.Path(dir_okay=False), help="Per-frame results: .jsonl (JSON lines) or .csv.")
+@click.option("--save-video", type=click.Path(dir_okay=False), help="Write the annotated video (.mp4).")
+@click.option("--max-frames", type=int, help="Stop after N frames.")
+@detector_options
+@_fail_cleanly
+def live(
+    camera,
+    source,
+    picamera,
+    smooth,
+    detect_every,
+    mirror,
+    headless,
+    output,
+    save_video,
+    max_frames,
+    model_path,
+    unsafe,
+    margin,
+    **det,
+):
+    """Run on a webcam, video or Raspberry Pi camera: boxes, labels, probability bars, FPS.
+
+    q or Esc quits the window. --headless runs without a screen and prints a summary.
+
+    \b
+    Examples:
+      kerfer live                                  # webcam 0, shipped model
+      kerfer live --picamera --detect-every 2      # Raspberry Pi
+      kerfer live --source clip.mp4 --headless --output faces.jsonl --save-video out.mp4
+    """
+    from kerfer.runtime.live import run_live
+    from kerfer.runtime.video import SourceError, open_source
+
+    pipe = _pipeline(model_path, unsafe, margin, **det)
+    try:
+        frames, fps, name = open_source(camera, source, picamera)
+    except SourceError as e:
+        raise KerferError(str(e)) from e
+    if mirror is None:
+        mirror = source is None
+    summary = run_live(
+        frames,
+        pipe,
+        smooth=smooth,
+        detect_every=detect_every,
+        mirror=mirror,
+        show=not headless,
+        output=output,
+        save_video=save_video,
+        video_fps=fps,
+        max_frames=max_frames,
+    )
+    d = summary.to_dict()
+    click.echo(
+        f"{name}: {d['frames']} frames in {d['seconds']:.1f} s = {d['fps']:.1f} fps; "
+        f"{d['faces']} faces ({d['faces_per_frame']:.2f}/frame); failed frames {d['failed_frames']}"
+    )
+    if d["labels"]:
+        click.echo("labels: " + ", ".join(f"{k} {v}" for k, v in d["labels"].items()))
 
 
 @main.command(context_settings=CONTEXT)

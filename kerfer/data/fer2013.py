@@ -19,7 +19,7 @@ from typing import Literal
 import numpy as np
 import tensorflow as tf
 
-from kerfer.data.errors import BadRow, DataError
+from kerfer.errors import BadRow, DataError
 from kerfer.labels import FER2013_CLASSES, FER2013_SPLITS, IMAGE_SIZE
 
 NUM_PIXELS = IMAGE_SIZE * IMAGE_SIZE

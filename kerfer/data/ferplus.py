@@ -15,7 +15,7 @@ from typing import Literal
 
 import numpy as np
 
-from kerfer.data.errors import DataError
+from kerfer.errors import DataError
 from kerfer.labels import FER2013_SPLITS, FERPLUS_CLASSES
 
 VOTE_COLUMNS = (*FERPLUS_CLASSES, "unknown", "NF")

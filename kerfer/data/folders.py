@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from kerfer.data.errors import DataError
+from kerfer.errors import DataError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
@@ -84,20 +84,14 @@ def decode_image_file(path: str | os.PathLike, image_size: int, color_mode: str)
     """Any image file (8/16-bit, gray/RGB/RGBA) → uint8 ``(S, S, C)``; DataError names a bad file."""
     import cv2
 
-    data = np.fromfile(path, np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    if img is None:
-        raise DataError(f"{path}: cannot decode image (unreadable or not an image)")
-    if img.dtype == np.uint16:
-        img = (img // 257).astype(np.uint8)
-    elif img.dtype != np.uint8:
-        img = cv2.normalize(img, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
-    if img.ndim == 3 and img.shape[2] == 4:
-        img = cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
-    if color_mode == "grayscale":
-        img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
-    else:
-        img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB) if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    from kerfer.runtime.images import ImageReadError, read_image
+
+    try:
+        img = read_image(path, gray=color_mode == "grayscale")
+    except ImageReadError as e:
+        raise DataError(str(e)) from e
+    if color_mode != "grayscale":
+        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
     if img.shape[:2] != (image_size, image_size):
         shrink = img.shape[0] > image_size
         img = cv2.resize(img, (image_size, image_size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)

@@ -103,13 +103,17 @@ def _interpreter_class():
 
 class _KerasBackend:
     def __init__(self, path: Path, unsafe: bool):
+        import tensorflow as tf
+
         from kerfer.modelio import load_keras_model
 
         self.model = load_keras_model(path, unsafe=unsafe)
         self.num_classes = int(self.model.output_shape[-1])
+        # A traced function: eager Keras calls cost tens of ms per batch in Python overhead.
+        self._fn = tf.function(lambda x: self.model(x, training=False), reduce_retracing=True)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(self.model(x.astype(np.float32), training=False), dtype=np.float32)
+        return np.asarray(self._fn(x.astype(np.float32)), dtype=np.float32)
 
 
 class _SavedModelBackend:

@@ -1,4 +1,4 @@
-"""Errors raised for bad input data. Free of TensorFlow."""
+"""Errors kerfer raises for bad input. Free of TensorFlow (the edge runtime imports this)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,97 @@
+"""Live pipeline speed, headless, on real clips: kerfer vs the seed projects' loop, in one run.
+
+    python benchmarks/live_fps.py [--model kerfer/assets/kerfer_fer2013_int8.tflite] [--keras best.keras]
+
+Baseline (what the seed projects do): Haar ``detectMultiScale(gray, 1.3, 5)`` on the full
+frame, then ``model.predict`` on each face with a Keras model (``--keras``, default an
+untrained `cnn`: its weights do not change the speed). kerfer: the same clip through
+``kerfer.runtime`` with the int8 TFLite model, default settings, no window, no drawing.
+Frames are decoded up front so both loops time only detection + classification.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+CLIPS = ("short_hamilton_clip.mp4", "test.mp4")
+
+
+def read_frames(path: str):
+    import cv2
+
+    cap = cv2.VideoCapture(path)
+    frames = []
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        frames.append(f)
+    return frames
+
+
+def baseline(frames, model) -> tuple[float, int]:
+    import cv2
+    import numpy as np
+
+    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+    faces = 0
+    t = time.perf_counter()
+    for frame in frames:
+        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        for x, y, w, h in cascade.detectMultiScale(gray, 1.3, 5):
+            roi = cv2.resize(gray[y : y + h, x : x + w], (48, 48))
+            model.predict(roi[None, :, :, None].astype(np.float32), verbose=0)
+            faces += 1
+    return len(frames) / (time.perf_counter() - t), faces
+
+
+def kerfer_loop(frames, model_path: str, detect_every: int) -> tuple[float, int]:
+    from kerfer.runtime.classifier import Classifier
+    from kerfer.runtime.live import run_live
+    from kerfer.runtime.pipeline import FacePipeline
+
+    pipe = FacePipeline(Classifier(model_path, num_threads=1))
+    s = run_live(iter(frames), pipe, show=False, draw=False, detect_every=detect_every)
+    return s.fps, s.faces
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--media", default="../shared/media")
+    ap.add_argument("--model", default=None, help="kerfer model (default: the shipped int8 TFLite)")
+    ap.add_argument("--keras", default=None, help="Keras model for the baseline (default: untrained cnn)")
+    ap.add_argument("--detect-every", type=int, default=1)
+    args = ap.parse_args()
+    if not os.path.isdir(args.media):
+        print(f"skip: {args.media} absent")
+        return 0
+    from kerfer.runtime.classifier import default_model_path
+
+    model_path = args.model or str(default_model_path())
+    import keras
+
+    from kerfer.models import build_model
+
+    keras_model = keras.saving.load_model(args.keras) if args.keras else build_model("cnn")
+    print(f"kerfer model: {model_path}; baseline model: {args.keras or 'untrained cnn'}")
+    print(
+        f"{'clip':26s} {'frames':>6s} {'base fps':>9s} {'base faces':>10s} {'kerfer fps':>10s} {'kerfer faces':>12s} {'ratio':>6s}"
+    )
+    for clip in CLIPS:
+        frames = read_frames(os.path.join(args.media, clip))
+        kerfer_loop(frames[:10], model_path, args.detect_every)  # warm-up
+        b_fps, b_faces = baseline(frames, keras_model)
+        k_fps, k_faces = kerfer_loop(frames, model_path, args.detect_every)
+        print(
+            f"{clip:26s} {len(frames):6d} {b_fps:9.1f} {b_faces:10d} {k_fps:10.1f} {k_faces:12d} {k_fps / b_fps:5.1f}x"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

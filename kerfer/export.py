@@ -1,0 +1,253 @@
+"""Export: ``.keras`` → TF SavedModel and TFLite (float32, float16, dynamic-range, full int8).
+
+Every export folder holds the model files, ``labels.json`` (the preprocessing contract the
+runtime reads) and ``parity.csv``: accuracy of each file next to the Keras model, top-1
+agreement with it, size and single-thread latency per face. All writes are atomic.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+TFLITE_KINDS = ("float32", "float16", "dynamic", "int8")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportResult:
+    out_dir: Path
+    files: dict[str, Path]  # kind ("saved_model", "tflite_int8", ...) → path
+    parity: pd.DataFrame | None
+
+
+def stratified_sample(labels: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    """Indices of about ``n`` rows with every class equally represented where it can be."""
+    rng = np.random.default_rng(seed)
+    classes = np.unique(labels)
+    per_class = max(1, n // max(len(classes), 1))
+    picks = [rng.permutation(np.flatnonzero(labels == c))[:per_class] for c in classes]
+    idx = np.concatenate(picks) if picks else np.zeros(0, int)
+    if len(idx) < n:  # rare classes ran out: top up from the rest
+        rest = np.setdiff1d(np.arange(len(labels)), idx)
+        idx = np.concatenate([idx, rng.permutation(rest)[: n - len(idx)]])
+    return np.sort(idx[:n])
+
+
+def _atomic_dir(target: Path):
+    """Context: build a directory in a temp sibling, then swap it into place."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def ctx():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        try:
+            yield tmp
+            old = None
+            if target.exists():
+                old = target.with_name(f".{target.name}.old")
+                shutil.rmtree(old, ignore_errors=True)
+                os.replace(target, old)
+            os.replace(tmp, target)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    return ctx()
+
+
+def convert_tflite(saved_model_dir: Path, kind: str, calibration: np.ndarray | None = None) -> bytes:
+    """One TFLite flatbuffer from a SavedModel.
+
+    ``int8`` is full-integer quantization with uint8 input and output, so a Raspberry Pi
+    feeds raw pixels and reads probabilities with no float work at the edges.
+    """
+    import tensorflow as tf
+
+    conv = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir))
+    if kind == "float32":
+        pass
+    elif kind == "float16":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.target_spec.supported_types = [tf.float16]
+    elif kind == "dynamic":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif kind == "int8":
+        if calibration is None or not len(calibration):
+            raise ValueError("int8 export needs calibration images (--calibration-csv or --calibration-data)")
+        samples = calibration.astype(np.float32)
+
+        def representative():
+            for i in range(len(samples)):
+                yield [samples[i : i + 1]]
+
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = representative
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.inference_input_type = tf.uint8
+        conv.inference_output_type = tf.uint8
+    else:
+        raise ValueError(f"unknown TFLite kind '{kind}': choose from {', '.join(TFLITE_KINDS)}")
+    return conv.convert()
+
+
+def export(
+    model: str | os.PathLike,
+    out_dir: str | os.PathLike | None = None,
+    *,
+    saved_model: bool = True,
+    tflite: Sequence[str] = ("int8",),
+    csv: str | os.PathLike | None = None,
+    data: str | os.PathLike | None = None,
+    calibration_split: str | None = None,
+    calibration_samples: int = 300,
+    parity_split: str | None = None,
+    latency_runs: int = 200,
+    unsafe: bool = False,
+) -> ExportResult:
+    """Exports a trained model (a run directory or ``.keras`` file) into ``out_dir``.
+
+    ``csv``/``data`` supply calibration images for int8 (stratified by class, from the
+    training split) and, when ``parity_split`` is set, the split for the parity report.
+    ``out_dir`` defaults to ``exports/<run or model name>``.
+    """
+    from kerfer.contract import ModelContract
+    from kerfer.evaluate import resolve_model_path
+    from kerfer.io import atomic_write_bytes, atomic_write_text
+    from kerfer.modelio import load_keras_model
+    from kerfer.runtime.classifier import load_contract
+
+    model_path = resolve_model_path(model)
+    if model_path.suffix != ".keras":
+        raise ValueError(f"{model_path}: export starts from a .keras model (or a run directory)")
+    keras_model = load_keras_model(model_path, unsafe=unsafe)
+    contract = load_contract(model_path)
+    if contract.class_names and len(contract.class_names) != keras_model.output_shape[-1]:
+        raise ValueError(
+            f"{model_path}: {keras_model.output_shape[-1]} outputs but labels.json lists {len(contract.class_names)} classes"
+        )
+    name = model_path.parent.name if model_path.name == "best.keras" else model_path.stem
+    out = Path(out_dir) if out_dir is not None else Path("exports") / name
+    out.mkdir(parents=True, exist_ok=True)
+    contract = ModelContract(
+        class_names=contract.class_names,
+        input_size=int(keras_model.input_shape[1]),
+        channels=int(keras_model.input_shape[-1]),
+    )
+    contract.save(out / "labels.json")
+    files: dict[str, Path] = {"keras": model_path}
+
+    kinds = [k for k in tflite]
+    for k in kinds:
+        if k not in TFLITE_KINDS:
+            raise ValueError(f"unknown TFLite kind '{k}': choose from {', '.join(TFLITE_KINDS)}")
+    calib = None
+    if "int8" in kinds:
+        x, y = _split_arrays(csv, data, calibration_split or _default_train_split(csv, data), contract)
+        calib = x[stratified_sample(y, calibration_samples)]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        sm_tmp = Path(tmp) / "saved_model"
+        keras_model.export(str(sm_tmp), format="tf_saved_model", verbose=False)
+        if saved_model:
+            target = out / "saved_model"
+            with _atomic_dir(target) as d:
+                shutil.copytree(sm_tmp, d, dirs_exist_ok=True)
+                atomic_write_text(d / "labels.json", (out / "labels.json").read_text())
+            files["saved_model"] = target
+        for k in kinds:
+            path = out / f"model_{k}.tflite"
+            atomic_write_bytes(path, convert_tflite(sm_tmp, k, calib))
+            files[f"tflite_{k}"] = path
+
+    parity = None
+    if parity_split:
+        x, y = _split_arrays(csv, data, parity_split, contract)
+        parity = parity_report(files, x, y, latency_runs=latency_runs, unsafe=unsafe)
+        atomic_write_text(out / "parity.csv", parity.to_csv(index=False, float_format="%.4f"))
+    return ExportResult(out, files, parity)
+
+
+def _default_train_split(csv, data) -> str:
+    return "Training" if csv is not None else "train"
+
+
+def _split_arrays(csv, data, split: str, contract) -> tuple[np.ndarray, np.ndarray]:
+    if csv is None and data is None:
+        raise ValueError("calibration and parity need data: pass --csv (FER2013) or --data (image folder)")
+    if csv is not None:
+        from kerfer.data.fer2013 import read_fer2013, table_arrays
+        from kerfer.labels import FER2013_CLASSES
+
+        table = read_fer2013(csv)
+        if set(contract.class_names) <= set(FER2013_CLASSES):
+            x, y, _ = table_arrays(table, split, list(contract.class_names))
+            return x, y
+        from kerfer.data.ferplus import ferplus_arrays, ferplus_csv_beside
+
+        x, y, _ = ferplus_arrays(table, ferplus_csv_beside(csv), split, "majority")
+        return x, y
+    from kerfer.data.folders import read_image_folder
+
+    x, y, _ = read_image_folder(
+        data,
+        split,
+        contract.input_size,
+        "grayscale" if contract.channels == 1 else "rgb",
+        class_names=contract.class_names,
+    )
+    return x, y
+
+
+def _size(path: Path) -> int:
+    if path.is_dir():
+        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return path.stat().st_size
+
+
+def latency_ms(predict, face: np.ndarray, runs: int = 200) -> float:
+    """Median milliseconds to classify one face (batch of 1)."""
+    for _ in range(10):
+        predict(face)
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        predict(face)
+        times.append(time.perf_counter() - t)
+    return float(np.median(times) * 1000)
+
+
+def parity_report(
+    files: dict[str, Path], x: np.ndarray, y: np.ndarray, *, latency_runs: int = 200, unsafe: bool = False
+) -> pd.DataFrame:
+    """Accuracy, agreement with the Keras model, size and 1-thread latency for each file."""
+    from kerfer.evaluate import predict_batches
+    from kerfer.runtime.classifier import Classifier
+
+    rows = []
+    reference = None
+    for kind, path in files.items():
+        clf = Classifier(path, num_threads=1, unsafe=unsafe)
+        pred = predict_batches(clf.predict_faces, x).argmax(axis=1)
+        if reference is None:
+            reference = pred
+        rows.append(
+            {
+                "format": kind,
+                "file": str(path),
+                "accuracy": float((pred == y).mean()),
+                "agreement_with_keras": float((pred == reference).mean()),
+                "size_kb": _size(path) / 1024,
+                "latency_ms_per_face": latency_ms(clf.predict_faces, x[:1], latency_runs),
+            }
+        )
+    return pd.DataFrame(rows)
