@@ -19,10 +19,10 @@ _API = {
     "DataError": "kerfer.errors",
     "build_model": "kerfer.models",
     "list_architectures": "kerfer.models",
-    "TrainConfig": "kerfer.train",
-    "train": "kerfer.train",
-    "evaluate": "kerfer.evaluate",
-    "export": "kerfer.export",
+    "TrainConfig": "kerfer.training",
+    "train": "kerfer.training",
+    "evaluate": "kerfer.evaluation",
+    "export": "kerfer.exporting",
     "Classifier": "kerfer.runtime",
     "FER2013_CLASSES": "kerfer.labels",
 }
@@ -32,9 +32,12 @@ __all__ = sorted(_API)
 if TYPE_CHECKING:  # pragma: no cover
     from kerfer.data import AugmentConfig, load_fer2013, load_image_folder, read_fer2013  # noqa: F401
     from kerfer.errors import DataError  # noqa: F401
+    from kerfer.evaluation import evaluate  # noqa: F401
+    from kerfer.exporting import export  # noqa: F401
     from kerfer.labels import FER2013_CLASSES  # noqa: F401
     from kerfer.models import build_model, list_architectures  # noqa: F401
-    from kerfer.train import TrainConfig, train  # noqa: F401
+    from kerfer.runtime import Classifier  # noqa: F401
+    from kerfer.training import TrainConfig, train  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

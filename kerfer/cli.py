@@ -169,7 +169,7 @@ def train(
       kerfer train --config configs/default.json --csv fer2013.csv.gz --out runs/default
       kerfer train --out runs/vgg --resume          # after an interruption
     """
-    import kerfer.train as t
+    import kerfer.training as t
 
     if resume:
         result = t.train(None, run_dir, resume=True)
@@ -225,7 +225,7 @@ def evaluate(model, model_opt, csv_path, data_dir, split, tta, out_dir, as_json,
       kerfer evaluate runs/vgg --csv fer2013.csv.gz --tta
       kerfer evaluate exports/vgg/model_int8.tflite --csv fer2013.csv.gz --json
     """
-    from kerfer.evaluate import evaluate as run_eval
+    from kerfer.evaluation import evaluate as run_eval
 
     result = run_eval(
         model or model_opt, csv=csv_path, data=data_dir, split=split, tta=tta, out_dir=out_dir, unsafe=unsafe
@@ -281,7 +281,7 @@ def export(model, saved_model, tflite_kinds, csv_path, data_dir, calibration_sam
       kerfer export runs/vgg --tflite int8 --csv fer2013.csv.gz
       kerfer export runs/vgg --tflite float32 --tflite float16 --tflite dynamic --tflite int8 --csv fer2013.csv.gz
     """
-    from kerfer.export import export as run_export
+    from kerfer.exporting import export as run_export
 
     split = None if parity_split.lower() == "none" or (csv_path is None and data_dir is None) else parity_split
     result = run_export(

@@ -16,7 +16,7 @@ from fakedata import make_images, split_usages, write_csv
 
 from kerfer.cli import main
 from kerfer.contract import ModelContract
-from kerfer.export import export, stratified_sample
+from kerfer.exporting import export, stratified_sample
 from kerfer.models import build_model
 from kerfer.runtime import Classifier, ModelError
 

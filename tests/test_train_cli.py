@@ -13,7 +13,7 @@ from fakedata import tiny_fer_csv
 
 from kerfer.callbacks import read_history
 from kerfer.cli import main
-from kerfer.train import TrainConfig, choose_precision
+from kerfer.training import TrainConfig, choose_precision
 
 TINY_ARCH = ["--arch", "vgg", "--arch-option", "widths=[8,16,16,32]", "--arch-option", "stem_filters=4"]
 

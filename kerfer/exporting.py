@@ -121,7 +121,7 @@ def export(
     ``out_dir`` defaults to ``exports/<run or model name>``.
     """
     from kerfer.contract import ModelContract
-    from kerfer.evaluate import resolve_model_path
+    from kerfer.evaluation import resolve_model_path
     from kerfer.io import atomic_write_bytes, atomic_write_text
     from kerfer.modelio import load_keras_model
     from kerfer.runtime.classifier import load_contract
@@ -230,7 +230,7 @@ def parity_report(
     files: dict[str, Path], x: np.ndarray, y: np.ndarray, *, latency_runs: int = 200, unsafe: bool = False
 ) -> pd.DataFrame:
     """Accuracy, agreement with the Keras model, size and 1-thread latency for each file."""
-    from kerfer.evaluate import predict_batches
+    from kerfer.evaluation import predict_batches
     from kerfer.runtime.classifier import Classifier
 
     rows = []
