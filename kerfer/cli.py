@@ -171,12 +171,49 @@ def train(
     """
     import kerfer.training as t
 
+    try:
+        _train(
+            t,
+            csv_path,
+            data_dir,
+            config_file,
+            arch_option,
+            classes,
+            class_weights,
+            no_augment,
+            val_split,
+            run_dir,
+            resume,
+            flags,
+        )
+    except t.TrainingInterrupted as e:
+        click.echo(f"kerfer: {e}", err=True)
+        sys.exit(130)
+
+
+def _train(
+    t,
+    csv_path,
+    data_dir,
+    config_file,
+    arch_option,
+    classes,
+    class_weights,
+    no_augment,
+    val_split,
+    run_dir,
+    resume,
+    flags,
+):
     if resume:
-        result = t.train(None, run_dir, resume=True)
-        return result
+        t.train(None, run_dir, resume=True)
+        return
     base: dict[str, Any] = {}
     if config_file:
-        base = json.loads(open(config_file).read())
+        try:
+            base = json.loads(open(config_file).read())
+        except json.JSONDecodeError as e:
+            raise KerferError(f"{config_file}: not valid JSON ({e})") from e
     updates = {k: v for k, v in flags.items() if v is not None}
     if csv_path:
         updates["csv"] = csv_path

@@ -96,6 +96,10 @@ class TrainConfig:
             raise ValueError(f"{path}: not valid JSON ({e})") from e
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training: every finished epoch is saved and the run can be resumed."""
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainResult:
     run_dir: Path
@@ -330,13 +334,22 @@ def train(
     if verbose == "auto":
         verbose = 1 if sys.stdout.isatty() else 2
     start = time.time()
-    model.fit(
-        train_ds,
-        validation_data=val_ds,
-        epochs=cfg.epochs,
-        callbacks=_callbacks(cfg, run_dir, val_ds is not None),
-        verbose=verbose,
-    )
+    try:
+        model.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=cfg.epochs,
+            callbacks=_callbacks(cfg, run_dir, val_ds is not None),
+            verbose=verbose,
+        )
+    except KeyboardInterrupt:
+        from kerfer.callbacks import read_history
+
+        done = len(read_history(run_dir / "history.csv").get("epoch", []))
+        raise TrainingInterrupted(
+            f"interrupted: {done} finished epochs are saved in {run_dir}; continue with "
+            f"`kerfer train --out {run_dir} --resume`"
+        ) from None
     seconds = time.time() - start
 
     from kerfer.callbacks import read_history

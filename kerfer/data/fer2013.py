@@ -13,6 +13,7 @@ import gzip
 import os
 import re
 import warnings
+import zlib
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
@@ -58,25 +59,17 @@ def _read_header(path: str) -> tuple[str, bool]:
     return header, gz
 
 
-def raw_header_line(path: str, gz: bool) -> bytes:
-    with (gzip.open if gz else open)(path, "rb") as f:
-        return f.readline()
+def _check_gzip(path: str) -> None:
+    """TextLineDataset ends quietly at a truncated gzip: read the stream through once to be sure.
 
-
-def _check_gzip_size(path: str, nbytes: int) -> None:
-    """TextLineDataset ends quietly at a truncated gzip; its size trailer tells the truth.
-
-    ``nbytes`` counts a newline after every line, so a file without a final newline is one
-    byte shorter.
+    zlib runs at several hundred MB/s, about a second for the full FER2013 file.
     """
-    with open(path, "rb") as f:
-        f.seek(-4, os.SEEK_END)
-        isize = int.from_bytes(f.read(4), "little")
-    if isize not in (nbytes % 2**32, (nbytes - 1) % 2**32):
-        raise DataError(
-            f"{path}: the file is truncated or corrupt (the gzip stream ends early: "
-            f"{nbytes} bytes read, its trailer says {isize})"
-        )
+    try:
+        with gzip.open(path, "rb") as f:
+            while f.read(1 << 24):
+                pass
+    except (EOFError, OSError, zlib.error) as e:
+        raise DataError(f"{path}: the file is truncated or corrupt ({e})") from e
 
 
 def _column_order(path: str, header: str) -> tuple[int, int, int]:
@@ -103,7 +96,6 @@ def _make_parser(cols: tuple[int, int, int]):
     usage_names = tf.constant(list(FER2013_SPLITS))
 
     def parse(line_no: tf.Tensor, text: tf.Tensor) -> dict[str, tf.Tensor]:
-        nbytes = tf.reduce_sum(tf.cast(tf.strings.length(text), tf.int64) + 1)
         text = tf.strings.regex_replace(text, "\r$", "")
         nonblank = tf.strings.length(tf.strings.strip(text)) > 0
         line_no = tf.boolean_mask(line_no, nonblank)
@@ -148,7 +140,6 @@ def _make_parser(cols: tuple[int, int, int]):
             [-1, IMAGE_SIZE, IMAGE_SIZE, 1],
         )
         return {
-            "nbytes": nbytes,
             "line": line_no,
             "code": code,
             "label": label,
@@ -266,20 +257,15 @@ def read_fer2013(
     images, labels, usage, line_nos = [], [], [], []
     skipped: list[BadRow] = []
     bar = _progress_bar(path, gz) if progress else None
-    batches = ds.as_numpy_iterator()
-    nbytes = len(raw_header_line(path, gz))
-    first_error: str | None = None
+    if gz:
+        _check_gzip(path)  # before parsing: a truncated file's last row would look like a bad row
     try:
-        for batch in batches:
-            nbytes += int(batch["nbytes"])
-            if first_error:
-                continue  # only counting bytes, to tell a truncated file from a bad row
+        for batch in ds.as_numpy_iterator():
             code = batch["code"]
             for i in np.flatnonzero(code != _OK):
                 problem = _problem(int(code[i]), batch, int(i))
                 if on_bad_row == "error":
-                    first_error = f"{path}, line {batch['line'][i]}: {problem}"
-                    break
+                    raise DataError(f"{path}, line {batch['line'][i]}: {problem}")
                 skipped.append(BadRow(int(batch["line"][i]), problem))
             ok = code == _OK
             images.append(batch["images"])
@@ -292,10 +278,6 @@ def read_fer2013(
         raise DataError(f"{path}: the file is truncated or corrupt ({e.message.splitlines()[0]})") from e
     except tf.errors.OpError as e:
         raise DataError(f"{path}: cannot be parsed ({e.message.splitlines()[0]})") from e
-    if gz:
-        _check_gzip_size(path, nbytes)
-    if first_error:
-        raise DataError(first_error)
     if not labels or not sum(len(x) for x in labels):
         if skipped:
             raise DataError(
