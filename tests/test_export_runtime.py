@@ -7,44 +7,15 @@ import subprocess
 import sys
 
 import cv2
-import keras
 import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import MEDIA, needs_media
-from fakedata import make_images, split_usages, write_csv
 
 from kerfer.cli import main
 from kerfer.contract import ModelContract
-from kerfer.exporting import export, stratified_sample
-from kerfer.models import build_model
+from kerfer.exporting import stratified_sample
 from kerfer.runtime import Classifier, ModelError
-
-
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    """A small model trained on label-dependent brightness, exported to every format."""
-    tmp = tmp_path_factory.mktemp("export")
-    images, labels = make_images(700, seed=1)
-    csv = write_csv(tmp / "fer.csv", images, labels, split_usages(700, (0.8, 0.2, 0.0)))
-    keras.utils.set_random_seed(0)
-    model = build_model("vgg", widths=[8, 16, 16, 32], stem_filters=4)
-    model.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(images[:560, ..., None].astype("float32"), labels[:560], epochs=10, batch_size=16, verbose=0)
-    run = tmp / "run"
-    run.mkdir()
-    model.save(run / "best.keras")
-    ModelContract().save(run / "labels.json")
-    result = export(
-        run,
-        tmp / "out",
-        tflite=("float32", "float16", "dynamic", "int8"),
-        csv=csv,
-        calibration_samples=100,
-        parity_split="PublicTest",
-        latency_runs=5,
-    )
-    return result, images[560:], labels[560:], model
 
 
 def test_all_formats_written_with_contract(exported):
