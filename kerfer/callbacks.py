@@ -55,3 +55,39 @@ class EpochHistory(keras.callbacks.Callback):
         for r in rows:
             writer.writerow({k: (int(v) if k == "epoch" else v) for k, v in r.items()})
         atomic_write_text(self.path, buf.getvalue())
+
+
+class AtomicCheckpoint(keras.callbacks.Callback):
+    """Saves the model to a ``.keras`` file at epoch end, atomically (temp file, then rename).
+
+    With ``monitor`` set, only when that metric improves (the best model). A kill during a
+    save leaves the previous file intact, never a truncated one.
+    """
+
+    def __init__(self, path: str | os.PathLike, monitor: str | None = None, mode: str = "max"):
+        super().__init__()
+        self.path = Path(path)
+        self.monitor = monitor
+        self.sign = 1.0 if mode == "max" else -1.0
+        self.best: float | None = None
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        # On resume, the best so far is in history.csv beside the model.
+        if self.monitor and self.best is None:
+            values = read_history(self.path.parent / "history.csv").get(self.monitor, [])
+            if values and self.path.exists():
+                self.best = max(self.sign * v for v in values)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if self.monitor:
+            value = (logs or {}).get(self.monitor)
+            if value is None:
+                return
+            score = self.sign * float(value)
+            if self.best is not None and score <= self.best:
+                return
+            self.best = score
+        from kerfer.io import atomic_path
+
+        with atomic_path(self.path, suffix=".keras") as tmp:
+            self.model.save(tmp)

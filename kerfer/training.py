@@ -237,14 +237,15 @@ def _optimizer(cfg: TrainConfig, steps_per_epoch: int):
 def _callbacks(cfg: TrainConfig, run_dir: Path, has_val: bool) -> list:
     import keras
 
-    from kerfer.callbacks import EpochHistory
+    from kerfer.callbacks import AtomicCheckpoint, EpochHistory
 
     monitor = "val_accuracy" if has_val else "accuracy"
     cbs: list = [
         # First, so a restored run skips the epochs it already finished.
         keras.callbacks.BackupAndRestore(str(run_dir / "backup"), delete_checkpoint=False),
-        keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), monitor=monitor, mode="max", save_best_only=True),
-        keras.callbacks.ModelCheckpoint(str(run_dir / "last.keras")),
+        # Before EpochHistory: the best-so-far on resume is read from the epochs already logged.
+        AtomicCheckpoint(run_dir / "best.keras", monitor=monitor, mode="max"),
+        AtomicCheckpoint(run_dir / "last.keras"),
         EpochHistory(run_dir / "history.csv"),
         keras.callbacks.TerminateOnNaN(),
     ]

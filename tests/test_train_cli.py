@@ -117,3 +117,23 @@ def test_sigkill_then_resume_loses_and_repeats_no_epoch(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     assert "Epoch 1/4" not in out.stdout  # restored, not restarted
     assert read_history(run / "history.csv")["epoch"] == [1.0, 2.0, 3.0, 4.0]
+
+
+def test_best_checkpoint_is_atomic_and_keeps_the_best(tmp_path):
+    import keras
+    import numpy as np
+
+    from kerfer.callbacks import AtomicCheckpoint
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    cb = AtomicCheckpoint(tmp_path / "best.keras", monitor="val_accuracy")
+    cb.set_model(model)
+    cb.on_train_begin()
+    cb.on_epoch_end(0, {"val_accuracy": 0.5})
+    first = (tmp_path / "best.keras").read_bytes()
+    model.layers[0].kernel.assign(np.ones((2, 1)))
+    cb.on_epoch_end(1, {"val_accuracy": 0.4})  # worse: not saved
+    assert (tmp_path / "best.keras").read_bytes() == first
+    cb.on_epoch_end(2, {"val_accuracy": 0.6})
+    assert (tmp_path / "best.keras").read_bytes() != first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.keras"]  # no temp files left
