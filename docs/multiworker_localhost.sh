@@ -4,6 +4,7 @@
 set -euo pipefail
 CSV="${1:?path to fer2013.csv(.gz)}"
 OUT="${2:-$(mktemp -d)}"
+mkdir -p "$OUT"
 CLUSTER='{"worker": ["127.0.0.1:12345", "127.0.0.1:12346"]}'
 common=(train --csv "$CSV" --strategy multiworker --epochs 1 --batch-size 128 --no-augment
         --arch-option 'widths=[16,32,64,128]')

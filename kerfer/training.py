@@ -125,7 +125,11 @@ def _strategy(name: str):
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        raise ValueError(
+            "--strategy multiworker: Keras 3's model.fit does not run under MultiWorkerMirroredStrategy "
+            "(it fails with 'Attempt to convert a value (PerReplica...)'; keras-team/keras#20585). "
+            "Use --strategy mirrored on each machine's GPUs; see docs/scaling.md"
+        )
     if name == "tpu":
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
         tf.config.experimental_connect_to_cluster(resolver)
@@ -312,12 +316,13 @@ def train(
     run_dir = Path(run_dir)
     cfg = prepare_run_dir(run_dir, config, resume)
     cfg.validate()
+    # First: multi-worker collectives must be set up before TensorFlow runs any op.
+    strategy = _strategy(cfg.strategy)
     keras.utils.set_random_seed(cfg.seed)
     keras.mixed_precision.set_global_policy(choose_precision(cfg.precision, tf.config.list_physical_devices("GPU")))
 
     splits = load_splits(cfg)
     num_classes = len(splits.class_names)
-    strategy = _strategy(cfg.strategy)
     global_batch = cfg.batch_size
     steps_per_epoch = math.ceil(len(splits.x_train) / global_batch)
     train_ds, val_ds = _datasets(cfg, splits, global_batch)

@@ -40,3 +40,13 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     assert result["replicas"] == 2
     assert result["epochs"] == 1 and result["val"] is not None
     assert (tmp_path / "run" / "best.keras").exists()
+
+
+def test_multiworker_is_refused_with_the_reason(tmp_path):
+    from click.testing import CliRunner
+
+    from kerfer.cli import main
+
+    csv, *_ = tiny_fer_csv(tmp_path / "fer.csv", n=70)
+    r = CliRunner().invoke(main, ["train", "--csv", str(csv), "--strategy", "multiworker", "--out", str(tmp_path / "r")])
+    assert r.exit_code == 1 and "keras-team/keras#20585" in r.output
