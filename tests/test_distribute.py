@@ -48,5 +48,7 @@ def test_multiworker_is_refused_with_the_reason(tmp_path):
     from kerfer.cli import main
 
     csv, *_ = tiny_fer_csv(tmp_path / "fer.csv", n=70)
-    r = CliRunner().invoke(main, ["train", "--csv", str(csv), "--strategy", "multiworker", "--out", str(tmp_path / "r")])
+    r = CliRunner().invoke(
+        main, ["train", "--csv", str(csv), "--strategy", "multiworker", "--out", str(tmp_path / "r")]
+    )
     assert r.exit_code == 1 and "keras-team/keras#20585" in r.output

@@ -137,3 +137,49 @@ def test_best_checkpoint_is_atomic_and_keeps_the_best(tmp_path):
     cb.on_epoch_end(2, {"val_accuracy": 0.6})
     assert (tmp_path / "best.keras").read_bytes() != first
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best.keras"]  # no temp files left
+
+
+def test_ferplus_training_with_soft_targets_and_evaluation(tmp_path):
+    import gzip
+
+    import numpy as np
+
+    from kerfer.labels import FERPLUS_CLASSES
+
+    csv, _, _, usages = tiny_fer_csv(tmp_path / "fer2013.csv", n=140)
+    rng = np.random.default_rng(0)
+    header = "Usage,Image name," + ",".join(FERPLUS_CLASSES) + ",unknown,NF"
+    lines = [header]
+    for i, u in enumerate(usages):
+        votes = np.zeros(10, int)
+        votes[rng.integers(0, 8)] = 6
+        votes[rng.integers(0, 8)] += 4
+        lines.append(f"{u},fer{i:07d}.png," + ",".join(map(str, votes)))
+    fp = tmp_path / "fer2013new.csv.gz"
+    with gzip.open(fp, "wt") as f:
+        f.write("\n".join(lines) + "\n")
+    run = tmp_path / "run"
+    r = CliRunner().invoke(
+        main,
+        [
+            "train",
+            "--csv",
+            str(csv),
+            "--labels",
+            "ferplus",
+            "--ferplus-csv",
+            str(fp),
+            "--ferplus-mode",
+            "probability",
+            "--epochs",
+            "1",
+            "--out",
+            str(run),
+            *TINY_ARCH,
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert json.loads((run / "labels.json").read_text())["class_names"] == list(FERPLUS_CLASSES)
+    r = CliRunner().invoke(main, ["evaluate", str(run), "--csv", str(csv), "--json"])
+    assert r.exit_code == 0, r.output
+    assert set(json.loads(r.output)["report"]["per_class"]) == set(FERPLUS_CLASSES)
