@@ -148,19 +148,7 @@ def _class_weight_power(value: str) -> float:
 )
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last finished epoch.")
 @_fail_cleanly
-def train(
-    csv_path,
-    data_dir,
-    config_file,
-    arch_option,
-    classes,
-    class_weights,
-    no_augment,
-    val_split,
-    run_dir,
-    resume,
-    **flags,
-):
+def train(config_file, run_dir, resume, **flags):
     """Train a model on FER2013 (--csv) or an image folder (--data).
 
     \b
@@ -171,49 +159,25 @@ def train(
     """
     import kerfer.training as t
 
+    cfg = None if resume else _config_from_flags(t.TrainConfig, config_file, flags)
     try:
-        _train(
-            t,
-            csv_path,
-            data_dir,
-            config_file,
-            arch_option,
-            classes,
-            class_weights,
-            no_augment,
-            val_split,
-            run_dir,
-            resume,
-            flags,
-        )
+        t.train(cfg, run_dir, resume=resume)
     except t.TrainingInterrupted as e:
         click.echo(f"kerfer: {e}", err=True)
         sys.exit(130)
 
 
-def _train(
-    t,
-    csv_path,
-    data_dir,
-    config_file,
-    arch_option,
-    classes,
-    class_weights,
-    no_augment,
-    val_split,
-    run_dir,
-    resume,
-    flags,
-):
-    if resume:
-        t.train(None, run_dir, resume=True)
-        return
+def _config_from_flags(config_cls, config_file: str | None, flags: dict[str, Any]):
+    """The JSON config (if any), overridden by every flag given on the command line."""
     base: dict[str, Any] = {}
     if config_file:
         try:
             base = json.loads(open(config_file).read())
         except json.JSONDecodeError as e:
             raise KerferError(f"{config_file}: not valid JSON ({e})") from e
+    csv_path, data_dir = flags.pop("csv_path"), flags.pop("data_dir")
+    arch_option, classes = flags.pop("arch_option"), flags.pop("classes")
+    class_weights, no_augment, val_split = flags.pop("class_weights"), flags.pop("no_augment"), flags.pop("val_split")
     updates = {k: v for k, v in flags.items() if v is not None}
     if csv_path:
         updates["csv"] = csv_path
@@ -229,9 +193,9 @@ def _train(
         updates["augment"] = None
     if val_split is not None:
         updates["val_split"] = None if val_split.lower() == "none" else val_split
-    cfg = t.TrainConfig.from_dict({**base, **updates})
+    cfg = config_cls.from_dict({**base, **updates})
     cfg.validate()
-    t.train(cfg, run_dir)
+    return cfg
 
 
 @main.command(context_settings=CONTEXT)
