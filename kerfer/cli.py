@@ -7,6 +7,7 @@ Heavy imports (TensorFlow) happen inside each command, so ``kerfer --help`` is i
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -46,7 +47,7 @@ def main() -> None:
     Typical session:
       kerfer train --csv fer2013.csv.gz --arch vgg --epochs 30 --out runs/vgg
       kerfer evaluate runs/vgg --csv fer2013.csv.gz --split PublicTest
-      kerfer export runs/vgg --saved-model --tflite int8
+      kerfer export runs/vgg --tflite int8 --csv fer2013.csv.gz
       kerfer predict photo.jpg
       kerfer live --camera 0
 
@@ -463,6 +464,14 @@ def live(
     from kerfer.runtime.live import run_live
     from kerfer.runtime.video import SourceError, open_source
 
+    if (
+        not headless
+        and sys.platform.startswith("linux")
+        and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    ):
+        raise KerferError(
+            "no display to show a window on (DISPLAY is not set): add --headless, with --output or --save-video"
+        )
     pipe = _pipeline(model_path, unsafe, margin, **det)
     try:
         frames, fps, name = open_source(camera, source, picamera)

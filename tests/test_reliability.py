@@ -156,3 +156,11 @@ def test_live_skips_and_counts_frames_that_fail_to_decode(exported):
     frame = np.full((120, 160, 3), 80, np.uint8)
     summary = run_live(iter([frame, None, frame, None, None, frame]), pipe, show=False)
     assert summary.frames == 3 and summary.failed_frames == 3 and summary.faces == 0
+
+
+def test_live_window_without_a_display_says_use_headless(exported, monkeypatch):
+    result, *_ = exported
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    r = CliRunner().invoke(main, ["live", "--model", str(result.files["tflite_int8"]), "--source", "x.mp4"])
+    assert r.exit_code == 1 and "add --headless" in r.output
