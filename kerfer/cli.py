@@ -137,6 +137,11 @@ def _class_weight_power(value: str) -> float:
 @click.option("--early-stopping", "early_stopping_patience", type=int, help="Stop after N epochs without improvement.")
 @click.option("--tensorboard", is_flag=True, default=None, help="Also write TensorBoard logs.")
 @click.option(
+    "--init-from",
+    type=click.Path(exists=True),
+    help="Start from the weights of a .keras file or run directory (same architecture): fine-tuning.",
+)
+@click.option(
     "--on-bad-row", type=click.Choice(["error", "skip"]), help="Bad CSV rows: stop (default) or skip and count."
 )
 @click.option(

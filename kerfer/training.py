@@ -61,6 +61,8 @@ class TrainConfig:
     image_size: int = 48
     color_mode: Literal["grayscale", "rgb"] = "grayscale"
     on_bad_row: Literal["error", "skip"] = "error"
+    init_from: str | None = None
+    """Start from these weights (a .keras file or a run directory of the same architecture): fine-tuning."""
 
     def validate(self) -> None:
         if (self.csv is None) == (self.data is None):
@@ -330,6 +332,10 @@ def train(
     shape = (cfg.image_size, cfg.image_size, 1 if cfg.color_mode == "grayscale" else 3)
     with strategy.scope():
         model = build_model(cfg.arch, num_classes, shape, **cfg.arch_options)
+        if cfg.init_from:
+            from kerfer.evaluation import resolve_model_path
+
+            model.load_weights(resolve_model_path(cfg.init_from))
         model.compile(
             optimizer=_optimizer(cfg, steps_per_epoch),
             loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),

@@ -183,3 +183,35 @@ def test_ferplus_training_with_soft_targets_and_evaluation(tmp_path):
     r = CliRunner().invoke(main, ["evaluate", str(run), "--csv", str(csv), "--json"])
     assert r.exit_code == 0, r.output
     assert set(json.loads(r.output)["report"]["per_class"]) == set(FERPLUS_CLASSES)
+
+
+def test_init_from_a_previous_run(tmp_path):
+    import keras
+    import numpy as np
+
+    csv, *_ = tiny_fer_csv(tmp_path / "fer.csv", n=140)
+    first, second = tmp_path / "a", tmp_path / "b"
+    base = ["train", "--csv", str(csv), "--batch-size", "32", "--no-augment", *TINY_ARCH]
+    assert CliRunner().invoke(main, [*base, "--epochs", "1", "--out", str(first)]).exit_code == 0
+    r = CliRunner().invoke(
+        main,
+        [
+            *base,
+            "--epochs",
+            "1",
+            "--lr",
+            "0",
+            "--lr-schedule",
+            "constant",
+            "--init-from",
+            str(first),
+            "--out",
+            str(second),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    a = keras.saving.load_model(first / "best.keras")
+    b = keras.saving.load_model(second / "last.keras")
+    x = np.full((2, 48, 48, 1), 100.0, "float32")
+    # With a zero learning rate only BatchNorm statistics move: predictions stay close to the start.
+    assert np.abs(a.predict(x, verbose=0) - b.predict(x, verbose=0)).max() < 0.2
