@@ -431,7 +431,10 @@ def predict(images, as_json, save_annotated, model_path, unsafe, margin, **det):
 @click.option("--picamera", is_flag=True, help="Raspberry Pi camera through picamera2.")
 @click.option("--smooth", default=5, show_default=True, help="Average each face's probabilities over N frames.")
 @click.option(
-    "--detect-every", default=1, show_default=True, help="Detect faces every k-th frame; carry boxes between."
+    "--detect-every",
+    default=2,
+    show_default=True,
+    help="Detect faces every k-th frame, carrying boxes in between (faces are classified every frame).",
 )
 @click.option("--mirror/--no-mirror", default=None, help="Selfie view (default: on for cameras, off for files).")
 @click.option("--headless", is_flag=True, help="No window: log results (--output) and print a summary.")
@@ -463,7 +466,7 @@ def live(
     \b
     Examples:
       kerfer live                                  # webcam 0, shipped model
-      kerfer live --picamera --detect-every 2      # Raspberry Pi
+      kerfer live --picamera --detect-every 3      # Raspberry Pi
       kerfer live --source clip.mp4 --headless --output faces.jsonl --save-video out.mp4
     """
     from kerfer.runtime.live import run_live

@@ -215,3 +215,14 @@ def test_init_from_a_previous_run(tmp_path):
     x = np.full((2, 48, 48, 1), 100.0, "float32")
     # With a zero learning rate only BatchNorm statistics move: predictions stay close to the start.
     assert np.abs(a.predict(x, verbose=0) - b.predict(x, verbose=0)).max() < 0.2
+
+
+def test_atomic_writes_have_normal_permissions(tmp_path):
+    import os
+
+    from kerfer.io import atomic_write_text
+
+    atomic_write_text(tmp_path / "a.txt", "x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o666 & ~mask
