@@ -128,7 +128,7 @@ def evaluate(
 
     model_path = resolve_model_path(model)
     clf = Classifier(model_path, unsafe=unsafe)
-    images, labels = _load_eval_split(csv, data, split, clf)
+    images, labels = split_loader(csv, data, clf.contract)(split)
     predict = clf.predict_faces
     plain = classification_report(labels, predict_batches(predict, images, batch_size), clf.class_names)
     tta_report = None
@@ -145,30 +145,31 @@ def evaluate(
     return EvalResult(str(model_path), split, plain, tta_report, files)
 
 
-def _load_eval_split(csv, data, split: str, clf) -> tuple[np.ndarray, np.ndarray]:
-    names = list(clf.class_names)
+def split_loader(csv, data, contract) -> Callable[[str], tuple[np.ndarray, np.ndarray]]:
+    """``split name → (images, labels)`` in the model's classes; a CSV is parsed only once.
+
+    FER2013 CSVs give FER2013 labels, or FER+ majority labels (from ``fer2013new.csv`` beside
+    the CSV) for a FER+ model; image folders are read at the model's input size.
+    """
+    names = list(contract.class_names)
     if (csv is None) == (data is None):
         raise ValueError("give exactly one of a FER2013 CSV (--csv) or an image folder (--data)")
     if csv is not None:
         from kerfer.data.fer2013 import read_fer2013, table_arrays
+        from kerfer.data.ferplus import FERPLUS_CLASSES, ferplus_arrays, ferplus_csv_beside
         from kerfer.labels import FER2013_CLASSES
 
         table = read_fer2013(csv)
         if set(names) <= set(FER2013_CLASSES):
-            images, labels, _ = table_arrays(table, split, names)
-            return images, labels
-        from kerfer.data.ferplus import FERPLUS_CLASSES, ferplus_arrays, ferplus_csv_beside
-
+            return lambda split: table_arrays(table, split, names)[:2]
         if tuple(names) == FERPLUS_CLASSES:
-            images, labels, _ = ferplus_arrays(table, ferplus_csv_beside(csv), split, "majority")
-            return images, labels
+            votes = ferplus_csv_beside(csv)
+            return lambda split: ferplus_arrays(table, votes, split, "majority")[:2]
         raise ValueError(f"the model's classes {names} are not FER2013 classes; evaluate it on an image folder")
     from kerfer.data.folders import read_image_folder
 
-    images, labels, _ = read_image_folder(
-        data, split, clf.input_size, "grayscale" if clf.channels == 1 else "rgb", class_names=names
-    )
-    return images, labels
+    mode = "grayscale" if contract.channels == 1 else "rgb"
+    return lambda split: read_image_folder(data, split, contract.input_size, mode, class_names=names)[:2]
 
 
 def _write_outputs(out: Path, split: str, plain: Report, tta: Report | None, model_path: Path) -> dict[str, str]:

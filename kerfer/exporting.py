@@ -121,7 +121,7 @@ def export(
     ``out_dir`` defaults to ``exports/<run or model name>``.
     """
     from kerfer.contract import ModelContract
-    from kerfer.evaluation import resolve_model_path
+    from kerfer.evaluation import resolve_model_path, split_loader
     from kerfer.io import atomic_write_bytes, atomic_write_text
     from kerfer.modelio import load_keras_model
     from kerfer.runtime.classifier import load_contract
@@ -150,9 +150,14 @@ def export(
     for k in kinds:
         if k not in TFLITE_KINDS:
             raise ValueError(f"unknown TFLite kind '{k}': choose from {', '.join(TFLITE_KINDS)}")
+    load = None
+    if "int8" in kinds or parity_split:
+        if csv is None and data is None:
+            raise ValueError("calibration and parity need data: pass --csv (FER2013) or --data (image folder)")
+        load = split_loader(csv, data if csv is None else None, contract)  # parses a CSV once for both
     calib = None
     if "int8" in kinds:
-        x, y = _split_arrays(csv, data, calibration_split or _default_train_split(csv, data), contract)
+        x, y = load(calibration_split or _default_train_split(csv, data))
         calib = x[stratified_sample(y, calibration_samples)]
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -171,7 +176,7 @@ def export(
 
     parity = None
     if parity_split:
-        x, y = _split_arrays(csv, data, parity_split, contract)
+        x, y = load(parity_split)
         parity = parity_report(files, x, y, latency_runs=latency_runs, unsafe=unsafe)
         atomic_write_text(out / "parity.csv", parity.to_csv(index=False, float_format="%.4f"))
     return ExportResult(out, files, parity)
@@ -179,33 +184,6 @@ def export(
 
 def _default_train_split(csv, data) -> str:
     return "Training" if csv is not None else "train"
-
-
-def _split_arrays(csv, data, split: str, contract) -> tuple[np.ndarray, np.ndarray]:
-    if csv is None and data is None:
-        raise ValueError("calibration and parity need data: pass --csv (FER2013) or --data (image folder)")
-    if csv is not None:
-        from kerfer.data.fer2013 import read_fer2013, table_arrays
-        from kerfer.labels import FER2013_CLASSES
-
-        table = read_fer2013(csv)
-        if set(contract.class_names) <= set(FER2013_CLASSES):
-            x, y, _ = table_arrays(table, split, list(contract.class_names))
-            return x, y
-        from kerfer.data.ferplus import ferplus_arrays, ferplus_csv_beside
-
-        x, y, _ = ferplus_arrays(table, ferplus_csv_beside(csv), split, "majority")
-        return x, y
-    from kerfer.data.folders import read_image_folder
-
-    x, y, _ = read_image_folder(
-        data,
-        split,
-        contract.input_size,
-        "grayscale" if contract.channels == 1 else "rgb",
-        class_names=contract.class_names,
-    )
-    return x, y
 
 
 def _size(path: Path) -> int:

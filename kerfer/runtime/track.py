@@ -71,8 +71,9 @@ class Smoother:
             track.box, track.missed = box, 0
             track.history.append(np.asarray(probs[i], np.float32))
             out.append((tid, track.smoothed()))
+        seen = {tid for tid, _ in out}
         for tid in list(self.tracks):
-            if tid not in assigned.values() and tid not in {t for t, _ in out}:
+            if tid not in seen:
                 self.tracks[tid].missed += 1
                 if self.tracks[tid].missed > self.max_missed:
                     del self.tracks[tid]
