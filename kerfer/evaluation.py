@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -156,15 +157,17 @@ def split_loader(csv, data, contract) -> Callable[[str], tuple[np.ndarray, np.nd
         raise ValueError("give exactly one of a FER2013 CSV (--csv) or an image folder (--data)")
     if csv is not None:
         from kerfer.data.fer2013 import read_fer2013, table_arrays
-        from kerfer.data.ferplus import FERPLUS_CLASSES, ferplus_arrays, ferplus_csv_beside
+        from kerfer.data.ferplus import FERPLUS_CLASSES, ferplus_arrays, ferplus_csv_beside, join_ferplus
         from kerfer.labels import FER2013_CLASSES
 
         table = read_fer2013(csv)
         if set(names) <= set(FER2013_CLASSES):
             return lambda split: table_arrays(table, split, names)[:2]
         if tuple(names) == FERPLUS_CLASSES:
-            votes = ferplus_csv_beside(csv)
-            return lambda split: ferplus_arrays(table, votes, split, "majority")[:2]
+            joined = join_ferplus(table, ferplus_csv_beside(csv))
+            if joined.method != "position":
+                print(joined.note, file=sys.stderr)
+            return lambda split: ferplus_arrays(table, joined, split, "majority")[:2]
         raise ValueError(f"the model's classes {names} are not FER2013 classes; evaluate it on an image folder")
     from kerfer.data.folders import read_image_folder
 

@@ -40,6 +40,8 @@ class TrainConfig:
     labels: Literal["fer2013", "ferplus"] = "fer2013"
     ferplus_csv: str | None = None
     ferplus_mode: Literal["majority", "probability"] = "majority"
+    ferplus_join: Literal["auto", "position", "align"] = "auto"
+    """How FER+ rows meet FER2013 rows: by position, by aligning labels (rebuilt CSVs), or auto."""
     epochs: int = 30
     batch_size: int = 64
     optimizer: Literal["adamw", "sgd"] = "adamw"
@@ -158,12 +160,14 @@ def load_splits(cfg: TrainConfig) -> Splits:
 
         table = read_fer2013(cfg.csv, on_bad_row=cfg.on_bad_row, progress=sys.stdout.isatty())
         if cfg.labels == "ferplus":
-            from kerfer.data.ferplus import ferplus_arrays
+            from kerfer.data.ferplus import ferplus_arrays, join_ferplus
 
-            x_tr, y_tr, names = ferplus_arrays(table, cfg.ferplus_csv, cfg.train_split, cfg.ferplus_mode)
+            joined = join_ferplus(table, cfg.ferplus_csv, cfg.ferplus_join)
+            print(joined.note, file=sys.stderr)
+            x_tr, y_tr, names = ferplus_arrays(table, joined, cfg.train_split, cfg.ferplus_mode)
             x_va = y_va = None
             if cfg.val_split:
-                x_va, y_va, _ = ferplus_arrays(table, cfg.ferplus_csv, cfg.val_split, "majority")
+                x_va, y_va, _ = ferplus_arrays(table, joined, cfg.val_split, "majority")
             return Splits(x_tr, y_tr, x_va, y_va, names)
         x_tr, y_tr, names = table_arrays(table, cfg.train_split, cfg.classes)
         x_va = y_va = None
@@ -298,6 +302,43 @@ def prepare_run_dir(run_dir: str | os.PathLike, cfg: TrainConfig | None, resume:
     return cfg
 
 
+def init_weights(model, source: str | os.PathLike) -> str:
+    """Copies weights layer by layer from ``source`` (a ``.keras`` file or run directory).
+
+    Every layer must match by name and shape except the classifier (``head_logits``), which is
+    left freshly initialised when its class count differs: that is how a FER2013 run seeds a
+    FER+ (8-class) run. Returns one line saying what was copied.
+    """
+    from kerfer.evaluation import resolve_model_path
+    from kerfer.modelio import load_keras_model
+
+    path = resolve_model_path(source)
+    src = {layer.name: layer for layer in load_keras_model(path).layers}
+    copied, fresh = 0, []
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        other = src.get(layer.name)
+        if other is None:
+            raise ValueError(
+                f"--init-from {path}: it has no layer {layer.name!r}; is it the same --arch and arch options?"
+            )
+        mine = [tuple(w.shape) for w in layer.weights]
+        theirs = [tuple(w.shape) for w in other.weights]
+        if mine == theirs:
+            layer.set_weights(other.get_weights())
+            copied += 1
+        elif layer.name == "head_logits":
+            fresh.append(f"{layer.name} {theirs[0][-1]}->{mine[0][-1]} classes")
+        else:
+            raise ValueError(
+                f"--init-from {path}: layer {layer.name!r} has shapes {theirs}, this model needs {mine}; "
+                "use the same --arch and arch options"
+            )
+    note = f"; re-initialised {', '.join(fresh)}" if fresh else ""
+    return f"init-from {path}: copied {copied} layers{note}"
+
+
 def train(
     config: TrainConfig | None = None,
     run_dir: str | os.PathLike = "runs/default",
@@ -333,9 +374,7 @@ def train(
     with strategy.scope():
         model = build_model(cfg.arch, num_classes, shape, **cfg.arch_options)
         if cfg.init_from:
-            from kerfer.evaluation import resolve_model_path
-
-            model.load_weights(resolve_model_path(cfg.init_from))
+            print(init_weights(model, cfg.init_from))
         model.compile(
             optimizer=_optimizer(cfg, steps_per_epoch),
             loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),

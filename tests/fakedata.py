@@ -64,3 +64,36 @@ def tiny_fer_csv(
     usages = split_usages(n)
     write_csv(path, images, labels, usages, gz=gz)
     return path, images, labels, usages
+
+
+FERPLUS_HEADER = "Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF"
+
+
+def ferplus_votes(labels: np.ndarray, seed: int = 0, agree: float = 0.8) -> np.ndarray:
+    """(N, 10) FER+ votes whose majority is the FER2013 label's FER+ class on ``agree`` of rows.
+
+    Real FER+ votes agree with FER2013 labels on ~60 % of rows; kerfer checks that they do.
+    """
+    from kerfer.data.ferplus import FER2013_TO_FERPLUS
+
+    rng = np.random.default_rng(seed)
+    winners = np.where(rng.random(len(labels)) < agree, FER2013_TO_FERPLUS[labels], rng.integers(0, 8, len(labels)))
+    votes = np.zeros((len(labels), 10), np.int32)
+    votes[np.arange(len(labels)), winners] = 6
+    votes[np.arange(len(labels)), rng.integers(0, 10, len(labels))] += 4
+    return votes
+
+
+def write_ferplus(path: Path, usages: Sequence[str], votes: np.ndarray, names: Sequence[bool] | None = None) -> Path:
+    """A fer2013new.csv(.gz) (gzip when the name ends in .gz); ``names[i]`` False = dropped by FER+."""
+    lines = [FERPLUS_HEADER]
+    for i, (u, v) in enumerate(zip(usages, votes)):
+        name = "" if names is not None and not names[i] else f"fer{i:07d}.png"
+        lines.append(f"{u},{name}," + ",".join(map(str, v)))
+    text = "\n".join(lines) + "\n"
+    if str(path).endswith(".gz"):
+        with gzip.open(path, "wt") as f:
+            f.write(text)
+    else:
+        Path(path).write_text(text)
+    return Path(path)

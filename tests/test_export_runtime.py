@@ -61,6 +61,9 @@ def test_int8_takes_uint8_and_parity_report(exported):
     assert p.loc["tflite_int8", "size_kb"] < p.loc["tflite_float32", "size_kb"] / 2
     assert (p["latency_ms_per_face"] > 0).all()
     assert abs(p.loc["tflite_int8", "accuracy"] - p.loc["keras", "accuracy"]) <= 0.05
+    # uint8 faces go in untouched (the fast path); float faces are rounded to the same bytes
+    faces = np.random.default_rng(0).integers(0, 256, (3, 48, 48, 1)).astype(np.uint8)
+    np.testing.assert_array_equal(clf.predict_faces(faces), clf.predict_faces(faces.astype(np.float32) + 0.2))
 
 
 def test_stratified_calibration_sample():

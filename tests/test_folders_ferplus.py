@@ -1,14 +1,12 @@
 from __future__ import annotations
 
-import gzip
-
 import cv2
 import numpy as np
 import pytest
-from fakedata import make_images, split_usages, write_csv
+from fakedata import ferplus_votes, make_images, split_usages, write_csv, write_ferplus
 
 from kerfer.data import DataError, read_fer2013
-from kerfer.data.ferplus import ferplus_arrays, majority_labels
+from kerfer.data.ferplus import ferplus_arrays, join_ferplus, majority_labels
 from kerfer.data.folders import load_image_folder, read_image_folder
 from kerfer.labels import FERPLUS_CLASSES
 
@@ -59,19 +57,6 @@ def test_image_folder_errors(tmp_path):
     assert len(x) == 4
 
 
-VOTE_HEADER = "Usage,Image name," + ",".join(FERPLUS_CLASSES) + ",unknown,NF"
-
-
-def _ferplus(path, usages, votes, names=None):
-    lines = [VOTE_HEADER]
-    for i, (u, v) in enumerate(zip(usages, votes)):
-        name = "" if names is not None and not names[i] else f"fer{i:07d}.png"
-        lines.append(f"{u},{name}," + ",".join(map(str, v)))
-    with gzip.open(path, "wt") as f:
-        f.write("\n".join(lines) + "\n")
-    return path
-
-
 def test_majority_rule():
     v = np.array(
         [
@@ -89,13 +74,10 @@ def test_ferplus_join_by_row_and_modes(tmp_path):
     images, labels = make_images(20)
     usages = split_usages(20)
     fer = write_csv(tmp_path / "fer.csv", images, labels, usages)
-    rng = np.random.default_rng(0)
-    votes = np.zeros((20, 10), int)
-    winners = rng.integers(0, 8, 20)
-    votes[np.arange(20), winners] = 7
-    votes[:, 9] = 3
+    votes = ferplus_votes(labels)
+    winners = votes[:, :8].argmax(axis=1)
     names = [i != 2 for i in range(20)]  # row 2 dropped by FER+
-    fp = _ferplus(tmp_path / "fer2013new.csv.gz", usages, votes, names)
+    fp = write_ferplus(tmp_path / "fer2013new.csv.gz", usages, votes, names)
     table = read_fer2013(fer)
     x, y, cls = ferplus_arrays(table, fp, "Training", "majority")
     train_rows = [i for i, u in enumerate(usages) if u == "Training" and i != 2]
@@ -105,13 +87,59 @@ def test_ferplus_join_by_row_and_modes(tmp_path):
     _, soft, _ = ferplus_arrays(table, fp, "Training", "probability")
     assert soft.shape == (len(train_rows), 8)
     np.testing.assert_allclose(soft.sum(axis=1), 1.0)
-    np.testing.assert_allclose(soft.max(axis=1), 1.0)
+    assert (soft.argmax(axis=1) == y).all()
+    assert join_ferplus(table, fp).method == "position"
 
 
 def test_ferplus_usage_disagreement_is_an_error(tmp_path):
     images, labels = make_images(6)
     fer = write_csv(tmp_path / "fer.csv", images, labels, ["Training"] * 6)
-    votes = np.tile([10, 0, 0, 0, 0, 0, 0, 0, 0, 0], (6, 1))
-    fp = _ferplus(tmp_path / "new.csv.gz", ["Training"] * 5 + ["PublicTest"], votes)
+    fp = write_ferplus(tmp_path / "new.csv.gz", ["Training"] * 5 + ["PublicTest"], ferplus_votes(labels, agree=1))
     with pytest.raises(DataError, match="disagree on Usage at data row 5"):
-        ferplus_arrays(read_fer2013(fer), fp, "Training")
+        ferplus_arrays(read_fer2013(fer), fp, "Training", join="position")
+
+
+def test_ferplus_rows_are_aligned_when_the_csv_lost_rows(tmp_path):
+    """A rebuilt FER2013 copy missing rows: position joins garbage, alignment recovers the rows."""
+    images, labels = make_images(400, seed=3)
+    usages = ["Training"] * 400
+    votes = ferplus_votes(labels, seed=1, agree=0.7)
+    fp = write_ferplus(tmp_path / "fer2013new.csv", usages, votes)
+    lost = [40, 41, 150, 260, 261, 262, 330]
+    keep = np.setdiff1d(np.arange(400), lost)
+    fer = write_csv(tmp_path / "fer.csv", images[keep], labels[keep], ["Training"] * len(keep))
+    table = read_fer2013(fer)
+
+    with pytest.raises(DataError, match=r"agree with the labels of .* on only \d+% of rows"):
+        join_ferplus(table, fp, "position")
+    joined = join_ferplus(table, fp)
+    assert joined.method == "align" and "aligning labels" in joined.note
+    wrong = np.flatnonzero((joined.votes != votes[keep]).any(axis=1))
+    assert len(wrong) < 0.05 * len(keep)
+    # labels cannot pin a gap to the exact row: the few misplaced rows sit just before a gap
+    gaps = np.searchsorted(keep, lost)
+    assert all(np.abs(gaps - i).min() <= 8 for i in wrong), wrong
+    x, y, _ = ferplus_arrays(table, joined, "Training")
+    assert len(y) >= 380
+
+
+def test_unrelated_ferplus_votes_are_refused(tmp_path):
+    images, labels = make_images(300, seed=4)
+    fer = write_csv(tmp_path / "fer.csv", images, labels, ["Training"] * 300)
+    rng = np.random.default_rng(9)
+    fp = write_ferplus(tmp_path / "new.csv", ["Training"] * 300, ferplus_votes(rng.integers(0, 7, 300), agree=1))
+    with pytest.raises(DataError, match="does not match .*are they the same dataset"):
+        join_ferplus(read_fer2013(fer), fp)
+
+
+def test_align_rows_drops_extra_rows_and_uses_each_target_once():
+    from kerfer.data.ferplus import align_rows
+
+    rng = np.random.default_rng(5)
+    b = rng.integers(0, 8, 300)
+    a = np.concatenate([b[:100], rng.integers(0, 8, 3), b[100:200], b[210:]])  # 3 extra rows, 10 lost
+    t = align_rows(a, b)
+    used = t[t >= 0]
+    assert len(np.unique(used)) == len(used) and (np.diff(used) > 0).all()
+    assert (t[:95] == np.arange(95)).all() and (t[-80:] == np.arange(220, 300)).all()
+    assert (t[100:103] == -1).sum() >= 2

@@ -7,7 +7,7 @@ import pytest
 from conftest import FERPLUS_CSV, needs_fer
 
 from kerfer.data import DataError
-from kerfer.data.ferplus import ferplus_arrays
+from kerfer.data.ferplus import ferplus_arrays, join_ferplus
 
 pytestmark = [needs_fer, pytest.mark.shared]
 
@@ -29,5 +29,9 @@ def test_private_test_is_withheld_and_said_so(shared_table):
 
 
 def test_ferplus_joins_the_real_file(shared_table):
-    x, y, names = ferplus_arrays(shared_table, FERPLUS_CSV, "PublicTest")
+    # The shared FER2013 copy was rebuilt with 78 rows missing, so its rows drift from FER+'s
+    # order: by position the votes agree with the labels no better than chance, aligned ~63 %.
+    joined = join_ferplus(shared_table, FERPLUS_CSV)
+    assert joined.agreement > 0.55, joined.note
+    x, y, names = ferplus_arrays(shared_table, joined, "PublicTest")
     assert len(names) == 8 and 3000 < len(y) < 3589

@@ -1,9 +1,7 @@
 from __future__ import annotations
 
-import gzip
-
 import pytest
-from fakedata import make_images, split_usages, write_csv
+from fakedata import ferplus_votes, make_images, split_usages, write_csv, write_ferplus
 
 tfds = pytest.importorskip("tensorflow_datasets")
 import kerfer.data.tfds_fer2013  # noqa: E402,F401  (registers "fer2013")
@@ -16,10 +14,7 @@ def _build(tmp_path, config="fer2013"):
     usages = split_usages(40)
     write_csv(manual / "fer2013.csv.gz", images, labels, usages, gz=True)
     if config == "ferplus":
-        header = "Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF"
-        rows = [f"{u},fer{i:07d}.png,{i % 10},0,0,0,0,0,0,0,0,0" for i, u in enumerate(usages)]
-        with gzip.open(manual / "fer2013new.csv.gz", "wt") as f:
-            f.write("\n".join([header, *rows]) + "\n")
+        write_ferplus(manual / "fer2013new.csv.gz", usages, ferplus_votes(labels))
     builder = tfds.builder(f"fer2013/{config}", data_dir=str(tmp_path / "data"))
     builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(manual)))
     return builder, images, labels, usages
@@ -38,10 +33,16 @@ def test_builds_from_a_csv_with_splits_from_usage(tmp_path):
 
 
 def test_ferplus_config_adds_votes(tmp_path):
-    builder, *_ = _build(tmp_path, "ferplus")
-    ex = next(iter(builder.as_dataset(split="train")))
-    assert ex["ferplus_votes"].shape == (10,)
-    assert 0 <= int(ex["ferplus_label"]) <= 8
+    builder, _, labels, usages = _build(tmp_path, "ferplus")
+    votes = ferplus_votes(labels)  # the same votes _build wrote
+    got = sorted(
+        (int(ex["label"]), int(ex["ferplus_label"]), tuple(ex["ferplus_votes"].numpy()))
+        for ex in builder.as_dataset(split="train")
+    )
+    want = sorted(
+        (int(lab), int(v[:8].argmax()), tuple(v)) for lab, v, u in zip(labels, votes, usages) if u == "Training"
+    )
+    assert got == want
 
 
 def test_missing_manual_file_says_where_to_put_it(tmp_path):

@@ -9,7 +9,7 @@ import time
 
 import pytest
 from click.testing import CliRunner
-from fakedata import tiny_fer_csv
+from fakedata import ferplus_votes, tiny_fer_csv, write_ferplus
 
 from kerfer.callbacks import read_history
 from kerfer.cli import main
@@ -140,24 +140,10 @@ def test_best_checkpoint_is_atomic_and_keeps_the_best(tmp_path):
 
 
 def test_ferplus_training_with_soft_targets_and_evaluation(tmp_path):
-    import gzip
-
-    import numpy as np
-
     from kerfer.labels import FERPLUS_CLASSES
 
-    csv, _, _, usages = tiny_fer_csv(tmp_path / "fer2013.csv", n=140)
-    rng = np.random.default_rng(0)
-    header = "Usage,Image name," + ",".join(FERPLUS_CLASSES) + ",unknown,NF"
-    lines = [header]
-    for i, u in enumerate(usages):
-        votes = np.zeros(10, int)
-        votes[rng.integers(0, 8)] = 6
-        votes[rng.integers(0, 8)] += 4
-        lines.append(f"{u},fer{i:07d}.png," + ",".join(map(str, votes)))
-    fp = tmp_path / "fer2013new.csv.gz"
-    with gzip.open(fp, "wt") as f:
-        f.write("\n".join(lines) + "\n")
+    csv, _, labels, usages = tiny_fer_csv(tmp_path / "fer2013.csv", n=140)
+    fp = write_ferplus(tmp_path / "fer2013new.csv.gz", usages, ferplus_votes(labels))
     run = tmp_path / "run"
     r = CliRunner().invoke(
         main,
@@ -226,3 +212,26 @@ def test_atomic_writes_have_normal_permissions(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_init_weights_transfers_the_backbone_to_a_new_head(tmp_path):
+    import numpy as np
+
+    from kerfer.models import build_model
+    from kerfer.training import init_weights
+
+    opts = {"widths": [8, 16, 16, 32], "stem_filters": 4}
+    source = build_model("vgg", 7, **opts)
+    source.save(tmp_path / "best.keras")
+    target = build_model("vgg", 8, **opts)
+    note = init_weights(target, tmp_path)
+    assert "re-initialised head_logits 7->8 classes" in note
+    src_layer, dst_layer = source.get_layer("stage3_conv1_conv"), target.get_layer("stage3_conv1_conv")
+    for a, b in zip(src_layer.get_weights(), dst_layer.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert target.get_layer("head_logits").get_weights()[0].shape == (32, 8)
+
+    with pytest.raises(ValueError, match="same --arch"):
+        init_weights(build_model("vgg", 7, widths=[8, 16, 16, 64], stem_filters=4), tmp_path)
+    with pytest.raises(ValueError, match="has no layer"):
+        init_weights(build_model("vgg", 7, depths=[1, 2, 2, 3], **opts), tmp_path)

@@ -7,6 +7,7 @@ fer2013.csv in order), and the two files' Usage columns must agree.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import gzip
 import io
 import os
@@ -74,35 +75,166 @@ def majority_labels(votes: np.ndarray) -> np.ndarray:
     return np.where(unique & beats_other & (top > 0), emo.argmax(axis=1), -1)
 
 
+FER2013_TO_FERPLUS = np.array([4, 5, 6, 1, 3, 2, 0])
+"""FER+ class index of each FER2013 class (angry→anger, …, neutral→neutral)."""
+
+MIN_AGREEMENT = 0.4
+"""FER+ plurality votes agree with the FER2013 label on ~60 % of correctly joined rows and on
+~20 % of rows joined at random; below this the two files do not describe the same images."""
+
+Join = Literal["auto", "position", "align"]
+
+
+@dataclasses.dataclass(frozen=True)
+class FerPlusJoin:
+    """FER+ votes for each row of a FER2013 table; rows without a FER+ counterpart are unmatched."""
+
+    votes: np.ndarray  # (N, 10) int32, row i = the FER+ votes of table row i (zeros if unmatched)
+    matched: np.ndarray  # (N,) bool: has a FER+ row with an image name
+    method: str  # "position" or "align"
+    agreement: float  # fraction of matched rows whose FER+ plurality equals the FER2013 label
+    note: str  # one line for the user
+
+
+def plurality(votes: np.ndarray) -> np.ndarray:
+    """Emotion with the most votes (first on ties), or -1 when nobody voted for an emotion."""
+    emo = votes[:, : len(FERPLUS_CLASSES)]
+    return np.where(emo.sum(axis=1) > 0, emo.argmax(axis=1), -1)
+
+
+def _agreement(fer_labels: np.ndarray, votes: np.ndarray) -> float:
+    p = plurality(votes)
+    ok = p >= 0
+    return float((p[ok] == FER2013_TO_FERPLUS[fer_labels[ok]]).mean()) if ok.any() else 0.0
+
+
+def align_rows(a: np.ndarray, b: np.ndarray, band: tuple[int, int] = (-200, 800), gap: float = 2.0) -> np.ndarray:
+    """Monotone alignment of two label sequences: for each ``a[i]`` the index into ``b``, or -1.
+
+    Dynamic programming over the offset ``j - i`` (within ``band``): +1 for equal labels,
+    -0.3 for different ones, ``gap`` per row skipped on either side. Used to match a FER2013
+    copy that lost or gained rows against the FER+ file, whose only key is row position.
+    """
+    lo, hi = band
+    offsets = np.arange(lo, hi + 1)
+    k = np.arange(len(offsets))
+    score = np.zeros(len(offsets))  # the copy may start anywhere in the band
+    back = np.empty((len(a), len(offsets)), np.int16)
+    for i in range(len(a)):
+        # best predecessor offset d' for each d, paying gap * |d - d'|
+        v = score + gap * k
+        run = np.maximum.accumulate(v)
+        up_arg = np.maximum.accumulate(np.where(v >= run, k, 0))
+        up = run - gap * k
+        w = (score - gap * k)[::-1]
+        run_w = np.maximum.accumulate(w)
+        down_arg = (len(k) - 1 - np.maximum.accumulate(np.where(w >= run_w, k, 0)))[::-1]
+        down = run_w[::-1] + gap * k
+        take_up = up >= down
+        back[i] = np.where(take_up, up_arg, down_arg)
+        j = i + offsets
+        inside = (j >= 0) & (j < len(b))
+        same = b[np.clip(j, 0, len(b) - 1)] == a[i]
+        score = np.where(take_up, up, down) + np.where(inside, np.where(same, 1.0, -0.3), -1e9)
+    d = int(np.argmax(score))
+    target = np.empty(len(a), np.int64)
+    for i in range(len(a) - 1, -1, -1):
+        target[i] = i + offsets[d]
+        d = back[i, d]
+    # a step back means a[i] has no counterpart (an extra row): each b row is used at most once
+    seen = np.maximum.accumulate(target)
+    target[1:][target[1:] <= seen[:-1]] = -1
+    return target
+
+
+def join_ferplus(table, ferplus_csv: str | os.PathLike, join: Join = "auto") -> FerPlusJoin:
+    """Matches FER+ votes to the rows of a FER2013 table.
+
+    ``position`` trusts row order (the FER+ file lists the full fer2013.csv in order) and
+    checks it: the Usage columns must agree and the labels must correlate. ``align`` matches
+    the label sequences instead, for FER2013 copies rebuilt with rows missing. ``auto`` tries
+    position first and aligns only when the rows evidently do not line up.
+    """
+    votes, usage, has_image = read_ferplus_votes(ferplus_csv)
+    labels = table.labels
+    pos_ok = table.rows.max() < len(votes)
+    if join in ("auto", "position"):
+        if not pos_ok:
+            problem = f"{ferplus_csv} has {len(votes)} rows but {table.path} has at least {table.rows.max() + 1}"
+        else:
+            v = votes[table.rows]
+            agreement = _agreement(labels, v)
+            mismatch = np.flatnonzero(usage[table.rows] != table.usage)
+            problem = ""
+            if len(mismatch):
+                i = mismatch[0]
+                problem = (
+                    f"{ferplus_csv} and {table.path} disagree on Usage at data row {table.rows[i]} "
+                    f"({FER2013_SPLITS[usage[table.rows[i]]]} vs {FER2013_SPLITS[table.usage[i]]}, line "
+                    f"{table.lines[i]}): {len(mismatch)} rows differ"
+                )
+            elif agreement < MIN_AGREEMENT:
+                problem = (
+                    f"joined by row position, FER+ votes agree with the labels of {table.path} on only "
+                    f"{agreement:.0%} of rows (about 60 % when the rows match, 20 % at random)"
+                )
+            if not problem:
+                return FerPlusJoin(
+                    v,
+                    has_image[table.rows],
+                    "position",
+                    agreement,
+                    f"FER+ joined by row position ({agreement:.0%} label agreement)",
+                )
+        if join == "position":
+            raise DataError(
+                f"{problem}; the files do not list the same images in the same order (try --ferplus-join align, or join='align')"
+            )
+    elif join != "align":
+        raise ValueError(f"join must be 'auto', 'position' or 'align', not {join!r}")
+
+    target = align_rows(FER2013_TO_FERPLUS[labels], plurality(votes))
+    matched = target >= 0
+    v = np.zeros((len(labels), votes.shape[1]), np.int32)
+    v[matched] = votes[target[matched]]
+    agreement = _agreement(labels[matched], v[matched])
+    if agreement < MIN_AGREEMENT:
+        raise DataError(
+            f"{ferplus_csv} does not match {table.path}: even aligned, FER+ votes agree with its labels on only "
+            f"{agreement:.0%} of rows; are they the same dataset?"
+        )
+    matched &= np.where(matched, has_image[np.clip(target, 0, None)], False)
+    note = (
+        f"FER+ rows matched to {table.path} by aligning labels ({int(matched.sum())} of {len(labels)} rows, "
+        f"{agreement:.0%} label agreement, {int((target < 0).sum())} rows without a FER+ row): "
+        f"the CSV is not in the original row order"
+    )
+    return FerPlusJoin(v, matched, "align", agreement, note)
+
+
 def ferplus_arrays(
     table,
-    ferplus_csv: str | os.PathLike,
+    ferplus: str | os.PathLike | FerPlusJoin,
     split,
     mode: Literal["majority", "probability"] = "majority",
+    join: Join = "auto",
 ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """Images of ``split`` with FER+ targets: int majority labels, or (N, 8) vote distributions.
 
-    Rows FER+ dropped (no image name), rows whose votes have no majority emotion, and rows
-    where "not a face" or "unknown" wins are left out.
+    ``ferplus`` is the FER+ CSV or the result of :func:`join_ferplus` (to join once for
+    several splits). Rows FER+ dropped or could not match, rows whose votes have no majority
+    emotion, and rows where "not a face" or "unknown" wins are left out. Splits are the
+    FER2013 file's Usage.
     """
-    votes, usage, has_image = read_ferplus_votes(ferplus_csv)
-    if table.rows.max() >= len(votes):
-        raise DataError(f"{ferplus_csv} has {len(votes)} rows but {table.path} has at least {table.rows.max() + 1}")
-    mismatch = np.flatnonzero(usage[table.rows] != table.usage)
-    if len(mismatch):
-        i = mismatch[0]
-        raise DataError(
-            f"{ferplus_csv} and {table.path} disagree on Usage at data row {table.rows[i]} "
-            f"({FER2013_SPLITS[usage[table.rows[i]]]} vs {FER2013_SPLITS[table.usage[i]]}, line {table.lines[i]}): "
-            f"{len(mismatch)} rows differ; are they from the same release?"
-        )
-    sub = table.select(split)
-    v = votes[sub.rows]
+    if mode not in ("majority", "probability"):
+        raise ValueError(f"mode must be 'majority' or 'probability', not {mode!r}")
+    joined = ferplus if isinstance(ferplus, FerPlusJoin) else join_ferplus(table, ferplus, join)
+    m = table.mask(split)
+    v = joined.votes[m]
     majority = majority_labels(v)
-    keep = has_image[sub.rows] & (majority >= 0)
+    keep = joined.matched[m] & (majority >= 0)
+    images = table.images[m][keep]
     if mode == "majority":
-        return sub.images[keep], majority[keep].astype(np.int32), FERPLUS_CLASSES
-    if mode == "probability":
-        emo = v[keep, : len(FERPLUS_CLASSES)].astype(np.float32)
-        return sub.images[keep], emo / emo.sum(axis=1, keepdims=True), FERPLUS_CLASSES
-    raise ValueError(f"mode must be 'majority' or 'probability', not {mode!r}")
+        return images, majority[keep].astype(np.int32), FERPLUS_CLASSES
+    emo = v[keep, : len(FERPLUS_CLASSES)].astype(np.float32)
+    return images, emo / emo.sum(axis=1, keepdims=True), FERPLUS_CLASSES

@@ -66,26 +66,26 @@ class Fer2013(tfds.core.GeneratorBasedBuilder):
 
         manual = Path(dl_manager.manual_dir)
         table = read_fer2013(_find(manual, ("fer2013.csv.gz", "fer2013.csv"), "fer2013.csv"))
-        votes = None
+        joined = None
         if self.builder_config.name == "ferplus":
-            from kerfer.data.ferplus import read_ferplus_votes
+            from kerfer.data.ferplus import join_ferplus
 
-            votes = read_ferplus_votes(_find(manual, ("fer2013new.csv.gz", "fer2013new.csv"), "fer2013new.csv"))
+            joined = join_ferplus(table, _find(manual, ("fer2013new.csv.gz", "fer2013new.csv"), "fer2013new.csv"))
         return {
-            SPLIT_NAMES[usage]: self._generate_examples(table.select(usage), votes) for usage in table.split_counts()
+            SPLIT_NAMES[usage]: self._generate_examples(table, table.mask(usage), joined)
+            for usage in table.split_counts()
         }
 
-    def _generate_examples(self, table, votes):
+    def _generate_examples(self, table, mask, joined):
         from kerfer.data.ferplus import majority_labels
 
-        majority = None
-        if votes is not None:
-            majority = majority_labels(votes[0])
-        for i in range(len(table)):
+        if joined is not None:
+            majority = np.where(joined.matched, majority_labels(joined.votes), -1)
+        for i in np.flatnonzero(mask):
             row = int(table.rows[i])
             ex = {"image": table.images[i], "label": int(table.labels[i])}
-            if votes is not None:
-                ex["ferplus_votes"] = votes[0][row]
-                m = int(majority[row])
+            if joined is not None:
+                ex["ferplus_votes"] = joined.votes[i]
+                m = int(majority[i])
                 ex["ferplus_label"] = m if m >= 0 else len(FERPLUS_CLASSES)
             yield row, ex

@@ -76,7 +76,9 @@ class _TFLiteBackend:
             self.batch = n
         dtype = self.input["dtype"]
         scale, zero = self.input["quantization"]
-        if np.issubdtype(dtype, np.integer) and scale:
+        if x.dtype == dtype and scale == 1.0 and zero == 0:
+            pass  # uint8 pixels into a uint8 model taking raw 0..255: nothing to convert
+        elif np.issubdtype(dtype, np.integer) and scale:
             info = np.iinfo(dtype)
             x = np.clip(np.round(x.astype(np.float32) / scale + zero), info.min, info.max).astype(dtype)
         else:
