@@ -61,8 +61,15 @@ def test_int8_takes_uint8_and_parity_report(exported):
     assert p.loc["tflite_int8", "size_kb"] < p.loc["tflite_float32", "size_kb"] / 2
     assert (p["latency_ms_per_face"] > 0).all()
     assert abs(p.loc["tflite_int8", "accuracy"] - p.loc["keras", "accuracy"]) <= 0.05
-    # uint8 faces go in untouched (the fast path); float faces are rounded to the same bytes
     faces = np.random.default_rng(0).integers(0, 256, (3, 48, 48, 1)).astype(np.uint8)
+    np.testing.assert_array_equal(clf.predict_faces(faces), clf.predict_faces(faces.astype(np.float32)))
+
+
+def test_shipped_model_takes_raw_uint8_pixels_untouched():
+    clf = Classifier()  # the shipped int8 model: input scale 1, zero point 0
+    assert clf.backend.input["quantization"] == (1.0, 0)
+    faces = np.random.default_rng(0).integers(0, 256, (3, 48, 48, 1)).astype(np.uint8)
+    # uint8 faces skip requantization (the fast path); float faces are rounded to the same bytes
     np.testing.assert_array_equal(clf.predict_faces(faces), clf.predict_faces(faces.astype(np.float32) + 0.2))
 
 
