@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Two MultiWorkerMirroredStrategy workers on this machine (localhost only), one epoch each.
+# Two MultiWorkerMirroredStrategy workers on this machine (localhost only), one epoch, in sync.
 # Usage: bash docs/multiworker_localhost.sh path/to/fer2013.csv.gz [OUT_DIR]
 set -euo pipefail
 CSV="${1:?path to fer2013.csv(.gz)}"

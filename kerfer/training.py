@@ -129,11 +129,12 @@ def _strategy(name: str):
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":
-        raise ValueError(
-            "--strategy multiworker: Keras 3's model.fit does not run under MultiWorkerMirroredStrategy "
-            "(it fails with 'Attempt to convert a value (PerReplica...)'; keras-team/keras#20585). "
-            "Use --strategy mirrored on each machine's GPUs; see docs/scaling.md"
-        )
+        if "TF_CONFIG" not in os.environ:
+            raise ValueError(
+                "--strategy multiworker needs TF_CONFIG (the cluster's workers and this one's index); "
+                "see docs/scaling.md"
+            )
+        return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "tpu":
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
         tf.config.experimental_connect_to_cluster(resolver)
@@ -386,13 +387,29 @@ def train(
         verbose = 1 if sys.stdout.isatty() else 2
     start = time.time()
     try:
-        model.fit(
-            train_ds,
-            validation_data=val_ds,
-            epochs=cfg.epochs,
-            callbacks=_callbacks(cfg, run_dir, val_ds is not None),
-            verbose=verbose,
-        )
+        if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            from kerfer.multiworker import fit_multiworker
+
+            # Keras 3's fit fails under this strategy (keras-team/keras#20585).
+            fit_multiworker(
+                model,
+                strategy,
+                train_ds,
+                val_ds,
+                epochs=cfg.epochs,
+                steps_per_epoch=steps_per_epoch,
+                callbacks=_callbacks(cfg, run_dir, val_ds is not None),
+                label_smoothing=cfg.label_smoothing,
+                verbose=verbose,
+            )
+        else:
+            model.fit(
+                train_ds,
+                validation_data=val_ds,
+                epochs=cfg.epochs,
+                callbacks=_callbacks(cfg, run_dir, val_ds is not None),
+                verbose=verbose,
+            )
     except KeyboardInterrupt:
         from kerfer.callbacks import read_history
 
