@@ -87,13 +87,13 @@ def fit_multiworker(
         for step in range(steps_per_epoch):
             cbs.on_train_batch_begin(step)
             total += [float(v) for v in train_step(train_iter)]
-            cbs.on_train_batch_end(step, {"loss": total[0] / max(total[2], 1)})
-        logs = {"loss": total[0] / max(total[2], 1), "accuracy": total[1] / max(total[2], 1)}
+            cbs.on_train_batch_end(step, {"loss": _means(total)[0]})
+        logs = dict(zip(("loss", "accuracy"), _means(total)))
         if dist_val is not None:
             total = np.zeros(3)
             for batch in dist_val:
                 total += [float(v) for v in val_step(batch)]
-            logs.update(val_loss=total[0] / max(total[2], 1), val_accuracy=total[1] / max(total[2], 1))
+            logs.update(zip(("val_loss", "val_accuracy"), _means(total)))
         cbs.on_epoch_end(epoch, logs)
         if verbose:
             shown = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items() if not math.isnan(v))
@@ -102,3 +102,9 @@ def fit_multiworker(
             break
     model.optimizer.finalize_variable_values(model.trainable_variables)
     cbs.on_train_end(logs)
+
+
+def _means(total: np.ndarray) -> tuple[float, float]:
+    """(mean loss, accuracy) from summed (loss, correct, examples)."""
+    n = max(total[2], 1.0)
+    return float(total[0] / n), float(total[1] / n)

@@ -385,6 +385,7 @@ def train(
 
     if verbose == "auto":
         verbose = 1 if sys.stdout.isatty() else 2
+    callbacks = _callbacks(cfg, run_dir, val_ds is not None)
     start = time.time()
     try:
         if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
@@ -398,7 +399,7 @@ def train(
                 val_ds,
                 epochs=cfg.epochs,
                 steps_per_epoch=steps_per_epoch,
-                callbacks=_callbacks(cfg, run_dir, val_ds is not None),
+                callbacks=callbacks,
                 label_smoothing=cfg.label_smoothing,
                 verbose=verbose,
             )
@@ -407,7 +408,7 @@ def train(
                 train_ds,
                 validation_data=val_ds,
                 epochs=cfg.epochs,
-                callbacks=_callbacks(cfg, run_dir, val_ds is not None),
+                callbacks=callbacks,
                 verbose=verbose,
             )
     except KeyboardInterrupt:

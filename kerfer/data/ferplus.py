@@ -1,7 +1,8 @@
 """FER+ labels (Microsoft FERPlus ``fer2013new.csv``): 10 annotator votes per FER2013 row.
 
-Rows are joined to the FER2013 table by position (FER+ lists every row of the full
-fer2013.csv in order), and the two files' Usage columns must agree.
+FER+ has no image key: it lists every row of the full fer2013.csv in order, so rows are
+joined by position, and the join is checked (Usage columns agree, labels correlate). A
+FER2013 copy rebuilt with rows missing is matched by aligning label sequences instead.
 """
 
 from __future__ import annotations
@@ -147,6 +148,27 @@ def align_rows(a: np.ndarray, b: np.ndarray, band: tuple[int, int] = (-200, 800)
     return target
 
 
+def _position_problem(table, ferplus_csv, votes: np.ndarray, usage: np.ndarray) -> tuple[str, float]:
+    """Why joining by row position is wrong ("" when it is right), and its label agreement."""
+    if table.rows.max() >= len(votes):
+        return f"{ferplus_csv} has {len(votes)} rows but {table.path} has at least {table.rows.max() + 1}", 0.0
+    mismatch = np.flatnonzero(usage[table.rows] != table.usage)
+    if len(mismatch):
+        i = mismatch[0]
+        return (
+            f"{ferplus_csv} and {table.path} disagree on Usage at data row {table.rows[i]} "
+            f"({FER2013_SPLITS[usage[table.rows[i]]]} vs {FER2013_SPLITS[table.usage[i]]}, line "
+            f"{table.lines[i]}): {len(mismatch)} rows differ"
+        ), 0.0
+    agreement = _agreement(table.labels, votes[table.rows])
+    if agreement < MIN_AGREEMENT:
+        return (
+            f"joined by row position, FER+ votes agree with the labels of {table.path} on only "
+            f"{agreement:.0%} of rows (about 60 % when the rows match, 20 % at random)"
+        ), agreement
+    return "", agreement
+
+
 def join_ferplus(table, ferplus_csv: str | os.PathLike, join: Join = "auto") -> FerPlusJoin:
     """Matches FER+ votes to the rows of a FER2013 table.
 
@@ -157,41 +179,18 @@ def join_ferplus(table, ferplus_csv: str | os.PathLike, join: Join = "auto") -> 
     """
     votes, usage, has_image = read_ferplus_votes(ferplus_csv)
     labels = table.labels
-    pos_ok = table.rows.max() < len(votes)
-    if join in ("auto", "position"):
-        if not pos_ok:
-            problem = f"{ferplus_csv} has {len(votes)} rows but {table.path} has at least {table.rows.max() + 1}"
-        else:
-            v = votes[table.rows]
-            agreement = _agreement(labels, v)
-            mismatch = np.flatnonzero(usage[table.rows] != table.usage)
-            problem = ""
-            if len(mismatch):
-                i = mismatch[0]
-                problem = (
-                    f"{ferplus_csv} and {table.path} disagree on Usage at data row {table.rows[i]} "
-                    f"({FER2013_SPLITS[usage[table.rows[i]]]} vs {FER2013_SPLITS[table.usage[i]]}, line "
-                    f"{table.lines[i]}): {len(mismatch)} rows differ"
-                )
-            elif agreement < MIN_AGREEMENT:
-                problem = (
-                    f"joined by row position, FER+ votes agree with the labels of {table.path} on only "
-                    f"{agreement:.0%} of rows (about 60 % when the rows match, 20 % at random)"
-                )
-            if not problem:
-                return FerPlusJoin(
-                    v,
-                    has_image[table.rows],
-                    "position",
-                    agreement,
-                    f"FER+ joined by row position ({agreement:.0%} label agreement)",
-                )
+    if join not in ("auto", "position", "align"):
+        raise ValueError(f"join must be 'auto', 'position' or 'align', not {join!r}")
+    if join != "align":
+        problem, agreement = _position_problem(table, ferplus_csv, votes, usage)
+        if not problem:
+            note = f"FER+ joined by row position ({agreement:.0%} label agreement)"
+            return FerPlusJoin(votes[table.rows], has_image[table.rows], "position", agreement, note)
         if join == "position":
             raise DataError(
-                f"{problem}; the files do not list the same images in the same order (try --ferplus-join align, or join='align')"
+                f"{problem}; the files do not list the same images in the same order "
+                "(try --ferplus-join align, or join='align')"
             )
-    elif join != "align":
-        raise ValueError(f"join must be 'auto', 'position' or 'align', not {join!r}")
 
     target = align_rows(FER2013_TO_FERPLUS[labels], plurality(votes))
     matched = target >= 0
@@ -203,7 +202,7 @@ def join_ferplus(table, ferplus_csv: str | os.PathLike, join: Join = "auto") -> 
             f"{ferplus_csv} does not match {table.path}: even aligned, FER+ votes agree with its labels on only "
             f"{agreement:.0%} of rows; are they the same dataset?"
         )
-    matched &= np.where(matched, has_image[np.clip(target, 0, None)], False)
+    matched &= has_image[np.maximum(target, 0)]
     note = (
         f"FER+ rows matched to {table.path} by aligning labels ({int(matched.sum())} of {len(labels)} rows, "
         f"{agreement:.0%} label agreement, {int((target < 0).sum())} rows without a FER+ row): "
