@@ -148,6 +148,12 @@ def _class_weight_power(value: str) -> float:
     help="Start from the weights of a .keras file or run directory (same architecture): fine-tuning.",
 )
 @click.option(
+    "--teacher",
+    help="Distil from this model (run dir, .keras, SavedModel or .tflite; 'shipped' = kerfer's own): "
+    "its flip-averaged probabilities are mixed into the targets.",
+)
+@click.option("--teacher-weight", type=float, help="Teacher share of the targets, 0..1. Default: 0.5.")
+@click.option(
     "--on-bad-row", type=click.Choice(["error", "skip"]), help="Bad CSV rows: stop (default) or skip and count."
 )
 @click.option(

@@ -65,6 +65,12 @@ class TrainConfig:
     on_bad_row: Literal["error", "skip"] = "error"
     init_from: str | None = None
     """Start from these weights (a .keras file or a run directory of the same architecture): fine-tuning."""
+    teacher: str | None = None
+    """Distillation: any model kerfer can load (run dir, .keras, SavedModel, .tflite; "shipped"). Its
+    flip-averaged probabilities on the training images are mixed into the targets."""
+    teacher_weight: float = 0.5
+    """Share of the teacher in the targets: ``(1 - w) * labels + w * teacher``. Class weights
+    follow each target's top class, which stays the label for ``w <= 0.5``."""
 
     def validate(self) -> None:
         if (self.csv is None) == (self.data is None):
@@ -75,6 +81,8 @@ class TrainConfig:
             raise ValueError("batch size must be at least 1")
         if self.labels == "ferplus" and not self.ferplus_csv:
             raise ValueError("--labels ferplus needs --ferplus-csv (fer2013new.csv or .csv.gz)")
+        if not 0.0 < self.teacher_weight <= 1.0:
+            raise ValueError(f"teacher weight must be in (0, 1], got {self.teacher_weight}")
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)
@@ -191,15 +199,52 @@ def _targets(y: np.ndarray, num_classes: int) -> np.ndarray:
     return np.eye(num_classes, dtype="float32")[y]
 
 
+def teacher_targets(teacher: str | os.PathLike, splits: Splits, weight: float) -> tuple[np.ndarray, str]:
+    """Training targets ``(1 - weight) * labels + weight * teacher``, and a line describing them.
+
+    The teacher scores every training image once, mean over the image and its mirror (flip
+    TTA is worth about a point on FER2013, and the student trains with flips anyway), so
+    distillation costs one pass of the teacher, not one per epoch.
+    """
+    from kerfer.evaluation import predict_batches, resolve_model_path
+    from kerfer.runtime import Classifier
+
+    path = resolve_model_path(None if str(teacher) == "shipped" else teacher)
+    clf = Classifier(path)
+    if tuple(clf.class_names) != tuple(splits.class_names):
+        raise ValueError(
+            f"--teacher {path}: it predicts {', '.join(clf.class_names)} but the training data has "
+            f"{', '.join(splits.class_names)}; a teacher must use the same classes in the same order"
+        )
+    shape = splits.x_train.shape[1:3]
+    if (clf.input_size, clf.input_size) != tuple(shape):
+        raise ValueError(f"--teacher {path}: it takes {clf.input_size}px faces, the training images are {shape}")
+    probs = predict_batches(clf.predict_faces, splits.x_train, tta=True)
+    probs /= probs.sum(axis=1, keepdims=True)  # an int8 model's outputs sum to 1 only within 1/256 per class
+    k = len(splits.class_names)
+    labels = _targets(splits.y_train, k)
+    agree = float(np.mean(probs.argmax(1) == labels.argmax(1)))
+    note = (
+        f"teacher {path}: {agree:.2%} top-1 agreement with the training labels (flip-averaged); "
+        f"targets = {1 - weight:g} x labels + {weight:g} x teacher"
+    )
+    return ((1.0 - weight) * labels + weight * probs).astype("float32"), note
+
+
 def _datasets(cfg: TrainConfig, splits: Splits, global_batch: int):
     import tensorflow as tf
 
     from kerfer.data.pipeline import class_weights, make_dataset
 
     k = len(splits.class_names)
+    if cfg.teacher:
+        targets, note = teacher_targets(cfg.teacher, splits, cfg.teacher_weight)
+        print(note, file=sys.stderr)
+    else:
+        targets = _targets(splits.y_train, k)
     train = make_dataset(
         splits.x_train,
-        _targets(splits.y_train, k),
+        targets,
         batch_size=global_batch,
         shuffle=True,
         seed=cfg.seed,

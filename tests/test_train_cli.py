@@ -235,3 +235,55 @@ def test_init_weights_transfers_the_backbone_to_a_new_head(tmp_path):
         init_weights(build_model("vgg", 7, widths=[8, 16, 16, 64], stem_filters=4), tmp_path)
     with pytest.raises(ValueError, match="has no layer"):
         init_weights(build_model("vgg", 7, depths=[1, 2, 2, 3], **opts), tmp_path)
+
+
+def _splits(images, labels, names=None):
+    from kerfer.data.fer2013 import FER2013_CLASSES
+    from kerfer.training import Splits
+
+    return Splits(images[..., None], labels, None, None, tuple(names or FER2013_CLASSES))
+
+
+def test_teacher_targets_mix_labels_with_flip_averaged_teacher(tmp_path):
+    import numpy as np
+    from fakedata import make_images
+
+    from kerfer.evaluation import predict_batches
+    from kerfer.runtime import Classifier
+    from kerfer.training import teacher_targets
+
+    images, labels = make_images(40, seed=3)
+    targets, note = teacher_targets("shipped", _splits(images, labels), weight=0.25)
+    teacher = predict_batches(Classifier().predict_faces, images[..., None], tta=True)
+    teacher /= teacher.sum(1, keepdims=True)
+    expected = 0.75 * np.eye(7)[labels] + 0.25 * teacher
+    np.testing.assert_allclose(targets, expected, atol=1e-6)
+    np.testing.assert_allclose(targets.sum(1), 1.0, atol=1e-5)
+    assert (targets.argmax(1) == labels).all()  # weight <= 0.5 keeps the label on top
+    assert "agreement with the training labels" in note and "0.75 x labels + 0.25 x teacher" in note
+    # Mirrored images get the same teacher share: the teacher's half is flip-averaged.
+    mirrored, _ = teacher_targets("shipped", _splits(images[:, :, ::-1].copy(), labels), weight=1.0)
+    np.testing.assert_allclose(mirrored, teacher, atol=1e-6)
+
+
+def test_teacher_with_other_classes_is_refused():
+    from fakedata import make_images
+
+    from kerfer.training import teacher_targets
+
+    images, labels = make_images(10, seed=1, num_classes=4)
+    with pytest.raises(ValueError, match="same classes in the same order"):
+        teacher_targets("shipped", _splits(images, labels, ["angry", "happy", "sad", "surprise"]), weight=0.5)
+
+
+def test_train_with_a_teacher_from_the_cli(tmp_path):
+    csv, *_ = tiny_fer_csv(tmp_path / "fer.csv", n=140)
+    out = tmp_path / "student"
+    args = ["train", "--csv", str(csv), "--epochs", "1", "--batch-size", "32", "--no-augment", *TINY_ARCH]
+    r = CliRunner().invoke(main, [*args, "--teacher", "shipped", "--teacher-weight", "0.7", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "targets = 0.3 x labels + 0.7 x teacher" in r.output
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["teacher"] == "shipped" and saved["teacher_weight"] == 0.7
+    bad = CliRunner().invoke(main, [*args, "--teacher", "shipped", "--teacher-weight", "1.5", "--out", str(out) + "2"])
+    assert bad.exit_code != 0 and "teacher weight must be in (0, 1]" in bad.output
