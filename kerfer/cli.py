@@ -149,8 +149,10 @@ def _class_weight_power(value: str) -> float:
 )
 @click.option(
     "--teacher",
+    "teachers",
+    multiple=True,
     help="Distil from this model (run dir, .keras, SavedModel or .tflite; 'shipped' = kerfer's own): "
-    "its flip-averaged probabilities are mixed into the targets.",
+    "its flip-averaged probabilities are mixed into the targets. Repeat for an ensemble (averaged).",
 )
 @click.option("--teacher-weight", type=float, help="Teacher share of the targets, 0..1. Default: 0.5.")
 @click.option(
@@ -196,6 +198,7 @@ def _config_from_flags(config_cls, config_file: str | None, flags: dict[str, Any
     csv_path, data_dir = flags.pop("csv_path"), flags.pop("data_dir")
     arch_option, classes = flags.pop("arch_option"), flags.pop("classes")
     class_weights, no_augment, val_split = flags.pop("class_weights"), flags.pop("no_augment"), flags.pop("val_split")
+    teachers = flags.pop("teachers", ())
     updates = {k: v for k, v in flags.items() if v is not None}
     if csv_path:
         updates["csv"] = csv_path
@@ -211,6 +214,8 @@ def _config_from_flags(config_cls, config_file: str | None, flags: dict[str, Any
         updates["augment"] = None
     if val_split is not None:
         updates["val_split"] = None if val_split.lower() == "none" else val_split
+    if teachers:
+        updates["teacher"] = teachers[0] if len(teachers) == 1 else list(teachers)
     cfg = config_cls.from_dict({**base, **updates})
     cfg.validate()
     return cfg

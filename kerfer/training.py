@@ -65,9 +65,9 @@ class TrainConfig:
     on_bad_row: Literal["error", "skip"] = "error"
     init_from: str | None = None
     """Start from these weights (a .keras file or a run directory of the same architecture): fine-tuning."""
-    teacher: str | None = None
-    """Distillation: any model kerfer can load (run dir, .keras, SavedModel, .tflite; "shipped"). Its
-    flip-averaged probabilities on the training images are mixed into the targets."""
+    teacher: str | list[str] | None = None
+    """Distillation: any model kerfer can load (run dir, .keras, SavedModel, .tflite; "shipped"), or a
+    list of them (averaged). Flip-averaged probabilities on the training images are mixed into the targets."""
     teacher_weight: float = 0.5
     """Share of the teacher in the targets: ``(1 - w) * labels + w * teacher``. Class weights
     follow each target's top class, which stays the label for ``w <= 0.5``."""
@@ -199,13 +199,36 @@ def _targets(y: np.ndarray, num_classes: int) -> np.ndarray:
     return np.eye(num_classes, dtype="float32")[y]
 
 
-def teacher_targets(teacher: str | os.PathLike, splits: Splits, weight: float) -> tuple[np.ndarray, str]:
+def teacher_targets(
+    teacher: str | os.PathLike | Sequence[str | os.PathLike], splits: Splits, weight: float
+) -> tuple[np.ndarray, str]:
     """Training targets ``(1 - weight) * labels + weight * teacher``, and a line describing them.
 
-    The teacher scores every training image once, mean over the image and its mirror (flip
+    Each teacher scores every training image once, mean over the image and its mirror (flip
     TTA is worth about a point on FER2013, and the student trains with flips anyway), so
-    distillation costs one pass of the teacher, not one per epoch.
+    distillation costs one pass per teacher, not one per epoch. Several teachers are
+    averaged: an ensemble is a better teacher than any of its members.
     """
+    teachers = [teacher] if isinstance(teacher, (str, os.PathLike)) else list(teacher)
+    k = len(splits.class_names)
+    labels = _targets(splits.y_train, k)
+    probs = np.zeros_like(labels)
+    parts = []
+    for t in teachers:
+        p = _teacher_probs(t, splits)
+        parts.append(f"{t}: {np.mean(p.argmax(1) == labels.argmax(1)):.2%}")
+        probs += p / len(teachers)
+    agree = float(np.mean(probs.argmax(1) == labels.argmax(1)))
+    who = f"teacher {teachers[0]}" if len(teachers) == 1 else f"mean of {len(teachers)} teachers ({'; '.join(parts)})"
+    note = (
+        f"{who}: {agree:.2%} top-1 agreement with the training labels (flip-averaged); "
+        f"targets = {1 - weight:g} x labels + {weight:g} x teacher"
+    )
+    return ((1.0 - weight) * labels + weight * probs).astype("float32"), note
+
+
+def _teacher_probs(teacher: str | os.PathLike, splits: Splits) -> np.ndarray:
+    """One teacher's flip-averaged probabilities on the training images, rows summing to 1."""
     from kerfer.evaluation import predict_batches, resolve_model_path
     from kerfer.runtime import Classifier
 
@@ -220,15 +243,7 @@ def teacher_targets(teacher: str | os.PathLike, splits: Splits, weight: float) -
     if (clf.input_size, clf.input_size) != tuple(shape):
         raise ValueError(f"--teacher {path}: it takes {clf.input_size}px faces, the training images are {shape}")
     probs = predict_batches(clf.predict_faces, splits.x_train, tta=True)
-    probs /= probs.sum(axis=1, keepdims=True)  # an int8 model's outputs sum to 1 only within 1/256 per class
-    k = len(splits.class_names)
-    labels = _targets(splits.y_train, k)
-    agree = float(np.mean(probs.argmax(1) == labels.argmax(1)))
-    note = (
-        f"teacher {path}: {agree:.2%} top-1 agreement with the training labels (flip-averaged); "
-        f"targets = {1 - weight:g} x labels + {weight:g} x teacher"
-    )
-    return ((1.0 - weight) * labels + weight * probs).astype("float32"), note
+    return probs / probs.sum(axis=1, keepdims=True)  # int8 outputs sum to 1 only within 1/256 per class
 
 
 def _datasets(cfg: TrainConfig, splits: Splits, global_batch: int):

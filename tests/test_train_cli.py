@@ -285,5 +285,28 @@ def test_train_with_a_teacher_from_the_cli(tmp_path):
     assert "targets = 0.3 x labels + 0.7 x teacher" in r.output
     saved = json.loads((out / "config.json").read_text())
     assert saved["teacher"] == "shipped" and saved["teacher_weight"] == 0.7
-    bad = CliRunner().invoke(main, [*args, "--teacher", "shipped", "--teacher-weight", "1.5", "--out", str(out) + "2"])
+    two = CliRunner().invoke(main, [*args, "--teacher", "shipped", "--teacher", "shipped", "--out", str(out) + "2"])
+    assert two.exit_code == 0, two.output
+    assert "mean of 2 teachers" in two.output
+    assert json.loads((tmp_path / "student2" / "config.json").read_text())["teacher"] == ["shipped", "shipped"]
+    bad = CliRunner().invoke(main, [*args, "--teacher", "shipped", "--teacher-weight", "1.5", "--out", str(out) + "3"])
     assert bad.exit_code != 0 and "teacher weight must be in (0, 1]" in bad.output
+
+
+def test_several_teachers_are_averaged(tmp_path):
+    import numpy as np
+    from fakedata import make_images
+
+    from kerfer.models import build_model
+    from kerfer.training import _teacher_probs, teacher_targets
+
+    other = tmp_path / "other.keras"
+    build_model("vgg", 7, (48, 48, 1), widths=[8, 16, 16, 32], stem_filters=4).save(other)
+    images, labels = make_images(30, seed=5)
+    splits = _splits(images, labels)
+    with pytest.warns(UserWarning, match="no labels file"):
+        targets, note = teacher_targets(["shipped", str(other)], splits, weight=1.0)
+        expected = (_teacher_probs("shipped", splits) + _teacher_probs(str(other), splits)) / 2
+    np.testing.assert_allclose(targets, expected, atol=1e-6)
+    assert not np.allclose(targets, _teacher_probs("shipped", splits), atol=1e-3)
+    assert note.startswith("mean of 2 teachers (shipped: ")
