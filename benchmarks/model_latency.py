@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 
 import numpy as np
 
@@ -23,6 +22,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
 
+    from kerfer.exporting import call_times
     from kerfer.runtime import Classifier, default_model_path
 
     paths = args.models or [str(default_model_path())]
@@ -32,16 +32,11 @@ def main() -> int:
     times: list[list[float]] = [[] for _ in clfs]
     for _ in range(args.rounds):
         for clf, face, out in zip(clfs, faces, times):
-            for _ in range(50):
-                clf.predict_faces(face)  # warm caches after the other model ran
-            for _ in range(args.runs):
-                t = time.perf_counter()
-                clf.predict_faces(face)
-                out.append(time.perf_counter() - t)
-    base = float(np.median(times[0]))
-    for path, out in zip(paths, times):
-        ms = float(np.median(out)) * 1000
-        print(f"{ms:6.3f} ms/face  {float(np.median(out)) / base:5.2f}x  {path}")
+            # Warm-up calls refill the caches after the other model ran.
+            out.extend(call_times(clf.predict_faces, face, args.runs, warmup=50))
+    medians = [float(np.median(out)) for out in times]
+    for path, median in zip(paths, medians):
+        print(f"{median * 1000:6.3f} ms/face  {median / medians[0]:5.2f}x  {path}")
     return 0
 
 

@@ -192,16 +192,21 @@ def _size(path: Path) -> int:
     return path.stat().st_size
 
 
-def latency_ms(predict, face: np.ndarray, runs: int = 200) -> float:
-    """Median milliseconds to classify one face (batch of 1)."""
-    for _ in range(10):
+def call_times(predict, face: np.ndarray, runs: int = 200, warmup: int = 10) -> list[float]:
+    """Seconds of each of ``runs`` calls classifying one face, after ``warmup`` untimed calls."""
+    for _ in range(warmup):
         predict(face)
     times = []
     for _ in range(runs):
         t = time.perf_counter()
         predict(face)
         times.append(time.perf_counter() - t)
-    return float(np.median(times) * 1000)
+    return times
+
+
+def latency_ms(predict, face: np.ndarray, runs: int = 200) -> float:
+    """Median milliseconds to classify one face (batch of 1)."""
+    return float(np.median(call_times(predict, face, runs)) * 1000)
 
 
 def parity_report(

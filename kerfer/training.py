@@ -212,13 +212,14 @@ def teacher_targets(
     teachers = [teacher] if isinstance(teacher, (str, os.PathLike)) else list(teacher)
     k = len(splits.class_names)
     labels = _targets(splits.y_train, k)
+    truth = labels.argmax(1)
     probs = np.zeros_like(labels)
     parts = []
     for t in teachers:
         p = _teacher_probs(t, splits)
-        parts.append(f"{t}: {np.mean(p.argmax(1) == labels.argmax(1)):.2%}")
+        parts.append(f"{t}: {np.mean(p.argmax(1) == truth):.2%}")
         probs += p / len(teachers)
-    agree = float(np.mean(probs.argmax(1) == labels.argmax(1)))
+    agree = float(np.mean(probs.argmax(1) == truth))
     who = f"teacher {teachers[0]}" if len(teachers) == 1 else f"mean of {len(teachers)} teachers ({'; '.join(parts)})"
     note = (
         f"{who}: {agree:.2%} top-1 agreement with the training labels (flip-averaged); "
