@@ -144,8 +144,13 @@ def _class_weight_power(value: str) -> float:
 @click.option("--tensorboard", is_flag=True, default=None, help="Also write TensorBoard logs.")
 @click.option(
     "--init-from",
-    type=click.Path(exists=True),
-    help="Start from the weights of a .keras file or run directory (same architecture): fine-tuning.",
+    help="Start from these weights: 'shipped' (kerfer's own FER2013 model, --arch vgg), a run directory or "
+    "a .keras file of the same architecture. A head for other classes starts new: fine-tuning.",
+)
+@click.option(
+    "--freeze-backbone-epochs",
+    type=int,
+    help="With --init-from: train only the new head for N epochs, then everything (schedule restarted).",
 )
 @click.option(
     "--teacher",
@@ -176,6 +181,8 @@ def train(config_file, run_dir, resume, **flags):
       kerfer train --csv fer2013.csv.gz --arch vgg --epochs 30 --out runs/vgg
       kerfer train --config configs/default.json --csv fer2013.csv.gz --out runs/default
       kerfer train --out runs/vgg --resume          # after an interruption
+      kerfer train --data my_photos/ --classes angry,happy,sad,surprise --init-from shipped \\
+          --freeze-backbone-epochs 2 --epochs 8 --lr 3e-4 --out runs/mine   # fine-tune kerfer's model
     """
     import kerfer.training as t
 
@@ -527,12 +534,15 @@ def live(
 
 @main.command(context_settings=CONTEXT)
 def archs() -> None:
-    """List the model architectures with their parameter counts."""
+    """List the model architectures, their parameter counts and shipped pretrained weights."""
     from kerfer.models import build_model, list_architectures
+    from kerfer.models.pretrained import list_shipped_weights
 
+    shipped = list_shipped_weights()
     for name, summary in list_architectures().items():
         params = build_model(name).count_params()
-        click.echo(f"{name:8s} {params / 1e6:5.2f}M params  {summary}")
+        weights = f"  [weights: {', '.join(shipped[name])}]" if name in shipped else ""
+        click.echo(f"{name:8s} {params / 1e6:5.2f}M params  {summary}{weights}")
 
 
 if __name__ == "__main__":  # pragma: no cover

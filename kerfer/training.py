@@ -64,7 +64,11 @@ class TrainConfig:
     color_mode: Literal["grayscale", "rgb"] = "grayscale"
     on_bad_row: Literal["error", "skip"] = "error"
     init_from: str | None = None
-    """Start from these weights (a .keras file or a run directory of the same architecture): fine-tuning."""
+    """Start from these weights: "shipped" (kerfer's float FER2013 weights), a run directory or a
+    .keras file of the same architecture. A head for other classes starts new: fine-tuning."""
+    freeze_backbone_epochs: int = 0
+    """With ``init_from``: train only the new head for this many epochs (backbone frozen), then
+    everything for the rest, with the learning-rate schedule restarted."""
     teacher: str | list[str] | None = None
     """Distillation: any model kerfer can load (run dir, .keras, SavedModel, .tflite; "shipped"), or a
     list of them (averaged). Flip-averaged probabilities on the training images are mixed into the targets."""
@@ -81,6 +85,20 @@ class TrainConfig:
             raise ValueError("batch size must be at least 1")
         if self.labels == "ferplus" and not self.ferplus_csv:
             raise ValueError("--labels ferplus needs --ferplus-csv (fer2013new.csv or .csv.gz)")
+        if self.init_from in ("shipped", "fer2013"):
+            from kerfer.models.pretrained import shipped_metadata
+
+            shipped_metadata(self.arch)  # a clear error now, before any data is read
+        if self.freeze_backbone_epochs < 0 or self.freeze_backbone_epochs >= self.epochs:
+            raise ValueError(
+                f"freeze_backbone_epochs must be in 0..epochs-1 ({self.epochs - 1}), got {self.freeze_backbone_epochs}"
+            )
+        if self.freeze_backbone_epochs and not self.init_from:
+            raise ValueError(
+                "freeze_backbone_epochs needs init_from (--init-from): a random backbone is not worth freezing"
+            )
+        if self.freeze_backbone_epochs and self.strategy == "multiworker":
+            raise ValueError("freeze_backbone_epochs is not supported with --strategy multiworker")
         if not 0.0 < self.teacher_weight <= 1.0:
             raise ValueError(f"teacher weight must be in (0, 1], got {self.teacher_weight}")
 
@@ -306,7 +324,7 @@ def _optimizer(cfg: TrainConfig, steps_per_epoch: int):
     raise ValueError(f"unknown optimizer '{cfg.optimizer}': choose adamw or sgd")
 
 
-def _callbacks(cfg: TrainConfig, run_dir: Path, has_val: bool) -> list:
+def _callbacks(cfg: TrainConfig, run_dir: Path, has_val: bool, backup: str = "backup") -> list:
     import keras
 
     from kerfer.callbacks import AtomicCheckpoint, EpochHistory
@@ -314,7 +332,7 @@ def _callbacks(cfg: TrainConfig, run_dir: Path, has_val: bool) -> list:
     monitor = "val_accuracy" if has_val else "accuracy"
     cbs: list = [
         # First, so a restored run skips the epochs it already finished.
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup"), delete_checkpoint=False),
+        keras.callbacks.BackupAndRestore(str(run_dir / backup), delete_checkpoint=False),
         # Before EpochHistory: the best-so-far on resume is read from the epochs already logged.
         AtomicCheckpoint(run_dir / "best.keras", monitor=monitor, mode="max"),
         AtomicCheckpoint(run_dir / "last.keras"),
@@ -364,41 +382,29 @@ def prepare_run_dir(run_dir: str | os.PathLike, cfg: TrainConfig | None, resume:
     return cfg
 
 
-def init_weights(model, source: str | os.PathLike) -> str:
-    """Copies weights layer by layer from ``source`` (a ``.keras`` file or run directory).
+def init_weights(model, source: str | os.PathLike, class_names: Sequence[str] | None = None) -> str:
+    """Copies weights layer by layer from ``source``: ``"shipped"`` (kerfer's float FER2013
+    weights), a run directory, a ``.keras`` file or a kerfer ``.npz``.
 
-    Every layer must match by name and shape except the classifier (``head_logits``), which is
-    left freshly initialised when its class count differs: that is how a FER2013 run seeds a
-    FER+ (8-class) run. Returns one line saying what was copied.
+    Every layer must match by name and shape. The classifier head (``head_logits``) is copied
+    only when the classes are the same by name and order, otherwise it stays new: that is how
+    FER2013 weights seed a FER+ run or a user's 4-class photo folders. Returns one line saying
+    what was copied.
     """
-    from kerfer.evaluation import resolve_model_path
-    from kerfer.modelio import load_keras_model
+    from kerfer.models.pretrained import load_source, transfer
 
-    path = resolve_model_path(source)
-    src = {layer.name: layer for layer in load_keras_model(path).layers}
-    copied, fresh = 0, []
+    source = load_source(source, getattr(model, "name", None) if str(source) in ("shipped", "fer2013") else None)
+    try:
+        return "init-from: " + transfer(model, source, class_names)
+    except ValueError as e:
+        raise ValueError(f"--init-from {e}") from e
+
+
+def freeze_backbone(model, frozen: bool) -> None:
+    """Freezes every layer but the classifier head (frozen BatchNorm runs in inference mode,
+    as the Keras transfer-learning guide recommends), or unfreezes them all."""
     for layer in model.layers:
-        if not layer.weights:
-            continue
-        other = src.get(layer.name)
-        if other is None:
-            raise ValueError(
-                f"--init-from {path}: it has no layer {layer.name!r}; is it the same --arch and arch options?"
-            )
-        mine = [tuple(w.shape) for w in layer.weights]
-        theirs = [tuple(w.shape) for w in other.weights]
-        if mine == theirs:
-            layer.set_weights(other.get_weights())
-            copied += 1
-        elif layer.name == "head_logits":
-            fresh.append(f"{layer.name} {theirs[0][-1]}->{mine[0][-1]} classes")
-        else:
-            raise ValueError(
-                f"--init-from {path}: layer {layer.name!r} has shapes {theirs}, this model needs {mine}; "
-                "use the same --arch and arch options"
-            )
-    note = f"; re-initialised {', '.join(fresh)}" if fresh else ""
-    return f"init-from {path}: copied {copied} layers{note}"
+        layer.trainable = (not frozen) or layer.name == "head_logits"
 
 
 def train(
@@ -436,42 +442,65 @@ def train(
     with strategy.scope():
         model = build_model(cfg.arch, num_classes, shape, **cfg.arch_options)
         if cfg.init_from:
-            print(init_weights(model, cfg.init_from))
-        model.compile(
-            optimizer=_optimizer(cfg, steps_per_epoch),
-            loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
-            metrics=["accuracy"],
-        )
+            print(init_weights(model, cfg.init_from, splits.class_names))
     _write_labels(run_dir, splits.class_names, shape)
+
+    def compile_for(phase_cfg: TrainConfig, frozen: bool) -> None:
+        with strategy.scope():
+            freeze_backbone(model, frozen)
+            model.compile(
+                optimizer=_optimizer(phase_cfg, steps_per_epoch),
+                loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
+                metrics=["accuracy"],
+            )
+
+    from kerfer.callbacks import read_history
+
+    # (first epoch, end epoch, backbone frozen, backup folder, config of the phase's schedule).
+    # Phase 1 trains the new head alone at a constant rate, with its own backup folder so that a
+    # resumed phase 2 never restores phase-1 optimizer state; phase 2 restarts the schedule.
+    head_epochs = cfg.freeze_backbone_epochs
+    done_epochs = len(read_history(run_dir / "history.csv").get("epoch", [])) if resume else 0
+    phases = []
+    if head_epochs and done_epochs < head_epochs:
+        phases.append((0, head_epochs, True, "backup_head", dataclasses.replace(cfg, lr_schedule="constant")))
+    if head_epochs:
+        rest = dataclasses.replace(cfg, epochs=cfg.epochs - head_epochs, warmup_epochs=0)
+        phases.append((head_epochs, cfg.epochs, False, "backup", rest))
+    else:
+        phases.append((0, cfg.epochs, False, "backup", cfg))
 
     if verbose == "auto":
         verbose = 1 if sys.stdout.isatty() else 2
-    callbacks = _callbacks(cfg, run_dir, val_ds is not None)
     start = time.time()
     try:
-        if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-            from kerfer.multiworker import fit_multiworker
+        for first, until, frozen, backup, phase_cfg in phases:
+            compile_for(phase_cfg, frozen)
+            callbacks = _callbacks(cfg, run_dir, val_ds is not None, backup)
+            if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+                from kerfer.multiworker import fit_multiworker
 
-            # Keras 3's fit fails under this strategy (keras-team/keras#20585).
-            fit_multiworker(
-                model,
-                strategy,
-                train_ds,
-                val_ds,
-                epochs=cfg.epochs,
-                steps_per_epoch=steps_per_epoch,
-                callbacks=callbacks,
-                label_smoothing=cfg.label_smoothing,
-                verbose=verbose,
-            )
-        else:
-            model.fit(
-                train_ds,
-                validation_data=val_ds,
-                epochs=cfg.epochs,
-                callbacks=callbacks,
-                verbose=verbose,
-            )
+                # Keras 3's fit fails under this strategy (keras-team/keras#20585).
+                fit_multiworker(
+                    model,
+                    strategy,
+                    train_ds,
+                    val_ds,
+                    epochs=until,
+                    steps_per_epoch=steps_per_epoch,
+                    callbacks=callbacks,
+                    label_smoothing=cfg.label_smoothing,
+                    verbose=verbose,
+                )
+            else:
+                model.fit(
+                    train_ds,
+                    validation_data=val_ds,
+                    epochs=until,
+                    initial_epoch=first,
+                    callbacks=callbacks,
+                    verbose=verbose,
+                )
     except KeyboardInterrupt:
         from kerfer.callbacks import read_history
 

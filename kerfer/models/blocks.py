@@ -78,3 +78,18 @@ def classifier_head(
     x = layers.Dropout(dropout, name=f"{name}_dropout")(features) if dropout else features
     x = layers.Dense(num_classes, name=f"{name}_logits")(x)
     return layers.Activation("softmax", dtype="float32", name="probabilities")(x)
+
+
+def check_stages(widths, depths, depth_name: str = "depths") -> None:
+    """Every stage needs a width and a depth: one check for every staged builder."""
+    if len(widths) != len(depths):
+        raise ValueError(f"widths and {depth_name} must have the same length (got {len(widths)} and {len(depths)})")
+
+
+def finish(inputs, features, num_classes: int, include_top: bool, dropout: float, name: str) -> keras.Model:
+    """Shared tail of every builder: global-average-pool, then either return the pooled
+    features (the backbone) or add the classifier head."""
+    pooled = layers.GlobalAveragePooling2D(name="pool")(features)
+    if not include_top:
+        return keras.Model(inputs, pooled, name=f"{name}_backbone")
+    return keras.Model(inputs, classifier_head(pooled, num_classes, dropout), name=name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from kerfer.models.blocks import classifier_head
 from kerfer.models.registry import register
 
 
@@ -17,7 +18,11 @@ def build_cnn(
     dense_units: int = 1024,
     dropout: float = 0.5,
 ) -> keras.Model:
-    """Conv32-Conv64-pool, Conv128-pool, Conv128-pool, Flatten, Dense 1024 (no BatchNorm)."""
+    """Conv32-Conv64-pool, Conv128-pool, Conv128-pool, Flatten, Dense 1024 (no BatchNorm).
+
+    ``include_top=False`` gives globally pooled features (not the Flatten vector) so that a new
+    head does not depend on the input size.
+    """
     inputs = keras.Input(input_shape, name="image")
     x = layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
     f1, f2, f3, f4 = filters
@@ -30,11 +35,9 @@ def build_cnn(
     x = layers.Conv2D(f4, 3, activation="relu", name="conv4")(x)
     x = layers.MaxPooling2D(name="pool3")(x)
     x = layers.Dropout(0.25, name="drop2")(x)
-    x = layers.Flatten(name="flatten")(x)
     if not include_top:
-        return keras.Model(inputs, x, name="cnn_backbone")
+        # Pooled features, like every other backbone: independent of the input size.
+        return keras.Model(inputs, layers.GlobalAveragePooling2D(name="pool")(x), name="cnn_backbone")
+    x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(dense_units, activation="relu", name="dense")(x)
-    x = layers.Dropout(dropout, name="head_dropout")(x)
-    x = layers.Dense(num_classes, name="head_logits")(x)
-    outputs = layers.Activation("softmax", dtype="float32", name="probabilities")(x)
-    return keras.Model(inputs, outputs, name="cnn")
+    return keras.Model(inputs, classifier_head(x, num_classes, dropout), name="cnn")

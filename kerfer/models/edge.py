@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import keras
 
-from kerfer.models.blocks import conv_bn_act, inverted_residual, stem
-from kerfer.models.registry import finish, register
+from kerfer.models.blocks import check_stages, conv_bn_act, finish, inverted_residual, stem
+from kerfer.models.registry import register
 
 
 @register("edge", "depthwise-separable inverted residuals for CPU / Raspberry Pi", param_budget=450_000)
@@ -23,8 +23,7 @@ def build_edge(
     dropout: float = 0.2,
 ) -> keras.Model:
     """``blocks[i]`` inverted residuals of ``widths[i]`` channels at 24, 12, 6, 3 pixels."""
-    if len(widths) != len(blocks):
-        raise ValueError("widths and blocks must have the same length")
+    check_stages(widths, blocks, "blocks")
     inputs = keras.Input(input_shape, name="image")
     x = stem(inputs, stem_filters, widths[0])
     for s, (w, n) in enumerate(zip(widths, blocks)):

@@ -8,7 +8,10 @@ class probabilities (softmax, float32).
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import os
 from collections.abc import Callable
+from typing import Any
 
 import keras
 
@@ -55,32 +58,47 @@ def get_arch(name: str) -> ArchSpec:
     return _REGISTRY[name]
 
 
-def build_model(
-    arch: str,
-    num_classes: int = 7,
-    input_shape: tuple[int, int, int] = (48, 48, 1),
-    include_top: bool = True,
-    **cfg,
-) -> keras.Model:
-    """Builds a fresh ``keras.Model`` by architecture name.
+def bind_options(arch: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Checks builder options against the builder's signature before anything is built.
 
-    With ``include_top=False`` the model returns pooled features (the backbone), for reuse
-    under another head.
+    Binding first means a ``TypeError`` raised *inside* a builder (a real bug) is never
+    mistaken for a user's bad option.
     """
     spec = get_arch(arch)
-    try:
-        return spec.builder(num_classes=num_classes, input_shape=tuple(input_shape), include_top=include_top, **cfg)
-    except TypeError as e:
-        raise ValueError(f"bad option for architecture '{arch}': {e}") from e
+    params = inspect.signature(spec.builder).parameters
+    fixed = {"num_classes", "input_shape", "include_top"}
+    allowed = [n for n in params if n not in fixed]
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"bad option for architecture '{arch}': {', '.join(unknown)} (its options: {', '.join(allowed)})"
+        )
+    return dict(options)
 
 
-def finish(inputs, features, num_classes: int, include_top: bool, dropout: float, name: str) -> keras.Model:
-    """Shared tail of every builder: pool, then either return features or add the head."""
-    from keras import layers
+def build_model(
+    arch: str,
+    num_classes: int | None = None,
+    input_shape: tuple[int, int, int] | None = None,
+    include_top: bool = True,
+    weights: str | os.PathLike | None = None,
+    **cfg,
+) -> keras.Model:
+    """Builds a ``keras.Model`` by architecture name, like ``keras.applications``.
 
-    from kerfer.models.blocks import classifier_head
+    ``weights`` is None (random initialisation), ``"fer2013"`` (the float weights shipped with
+    kerfer, for the architecture they belong to; the model is rebuilt from their recorded
+    options) or a path (a ``.keras`` file, a run directory or a ``.weights.h5``/``.npz`` file).
+    With ``include_top=False`` the model returns pooled features (the backbone), for reuse
+    under another head. ``num_classes`` defaults to 7 (or the weights' class count).
+    """
+    if weights is not None:
+        from kerfer.models.pretrained import build_pretrained
 
-    pooled = layers.GlobalAveragePooling2D(name="pool")(features)
-    if not include_top:
-        return keras.Model(inputs, pooled, name=f"{name}_backbone")
-    return keras.Model(inputs, classifier_head(pooled, num_classes, dropout), name=name)
+        return build_pretrained(arch, weights, num_classes, input_shape, include_top, cfg)
+    spec = get_arch(arch)
+    options = bind_options(arch, cfg)
+    shape = tuple(input_shape) if input_shape is not None else (48, 48, 1)
+    return spec.builder(
+        num_classes=7 if num_classes is None else num_classes, input_shape=shape, include_top=include_top, **options
+    )

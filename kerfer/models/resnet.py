@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import keras
 
-from kerfer.models.blocks import residual_block, stem
-from kerfer.models.registry import finish, register
+from kerfer.models.blocks import check_stages, finish, residual_block, stem
+from kerfer.models.registry import register
 
 
 @register("resnet", "ResNet-style basic residual blocks with BatchNorm", param_budget=1_400_000)
@@ -25,8 +25,7 @@ def build_resnet(
     ``widths=(64, 128, 256, 512), blocks=(2, 2, 2, 2)`` is ResNet-18's shape (about 11M
     parameters and ~30x slower to train on a CPU).
     """
-    if len(widths) != len(blocks):
-        raise ValueError("widths and blocks must have the same length")
+    check_stages(widths, blocks, "blocks")
     inputs = keras.Input(input_shape, name="image")
     x = stem(inputs, stem_filters, widths[0])
     for s, (w, n) in enumerate(zip(widths, blocks)):

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
-from kerfer.models.blocks import conv_bn_act, stem
-from kerfer.models.registry import finish, register
+from kerfer.models.blocks import check_stages, conv_bn_act, finish, stem
+from kerfer.models.registry import register
 
 
 @register("vgg", "VGG-style 3x3 conv-BN stacks after a stride-2 stem (kerfer's default)", param_budget=1_700_000)
@@ -22,8 +22,7 @@ def build_vgg(
     dropout: float = 0.4,
 ) -> keras.Model:
     """Stage i has ``depths[i]`` convs of ``widths[i]`` filters at 24, 12, 6, 3 pixels."""
-    if len(widths) != len(depths):
-        raise ValueError("widths and depths must have the same length")
+    check_stages(widths, depths, "depths")
     inputs = keras.Input(input_shape, name="image")
     x = stem(inputs, stem_filters, widths[0])
     for s, (w, d) in enumerate(zip(widths, depths)):
