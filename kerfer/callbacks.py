@@ -64,9 +64,11 @@ class AtomicCheckpoint(keras.callbacks.Callback):
     save leaves the previous file intact, never a truncated one.
     """
 
-    def __init__(self, path: str | os.PathLike, monitor: str | None = None, mode: str = "max"):
+    def __init__(self, path: str | os.PathLike, monitor: str | None = None, mode: str = "max", save=None):
+        """``save``: the model to write when ``fit`` trains a wrapper around it (device augmentation)."""
         super().__init__()
         self.path = Path(path)
+        self.save = save
         self.monitor = monitor
         self.sign = 1.0 if mode == "max" else -1.0
         self.best: float | None = None
@@ -90,4 +92,4 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         from kerfer.io import atomic_path
 
         with atomic_path(self.path, suffix=".keras") as tmp:
-            self.model.save(tmp)
+            (self.save or self.model).save(tmp)

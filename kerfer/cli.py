@@ -139,6 +139,17 @@ def _class_weight_power(value: str) -> float:
     type=click.Choice(["default", "mirrored", "multiworker", "tpu"]),
     help="tf.distribute strategy; multiworker reads TF_CONFIG.",
 )
+@click.option(
+    "--augment-on",
+    type=click.Choice(["auto", "device", "host"]),
+    help="Where random augmentation runs: device = inside the training step on the GPU/TPU, host = the CPU "
+    "tf.data pipeline; auto (default) = device when a GPU/TPU trains.",
+)
+@click.option(
+    "--jit-compile",
+    type=click.Choice(["auto", "on", "off"]),
+    help="XLA-compile the training step; auto (default) lets Keras decide (on for a GPU).",
+)
 @click.option("--seed", type=int, help="Random seed (weights, shuffling, augmentation).")
 @click.option("--early-stopping", "early_stopping_patience", type=int, help="Stop after N epochs without improvement.")
 @click.option("--tensorboard", is_flag=True, default=None, help="Also write TensorBoard logs.")
@@ -229,8 +240,8 @@ def _config_from_flags(config_cls, config_file: str | None, flags: dict[str, Any
 
 
 @main.command(context_settings=CONTEXT)
-@click.argument("model", required=False, type=click.Path(exists=True))
-@click.option("--model", "model_opt", type=click.Path(exists=True), help="Same as the MODEL argument.")
+@click.argument("model", required=False, type=click.Path())
+@click.option("--model", "model_opt", type=click.Path(), help="Same as the MODEL argument.")
 @click.option("--csv", "csv_path", type=click.Path(exists=True, dir_okay=False), help="FER2013 CSV (plain or .gz).")
 @click.option("--data", "data_dir", type=click.Path(exists=True, file_okay=False), help="Image folder root.")
 @click.option("--split", default="PublicTest", show_default=True, help="Split to evaluate on.")
@@ -247,8 +258,8 @@ def _config_from_flags(config_cls, config_file: str | None, flags: dict[str, Any
 def evaluate(model, model_opt, csv_path, data_dir, split, tta, out_dir, as_json, unsafe):
     """Evaluate a model: accuracy, per-class precision/recall/F1, confusion matrix.
 
-    MODEL is a run directory (its best.keras), a .keras file, a SavedModel directory or a
-    .tflite file; without it, the model shipped with kerfer is evaluated.
+    MODEL is a run directory (its best.keras), a .keras file, a SavedModel directory, a
+    .tflite file or 'shipped'; without it, the model shipped with kerfer is evaluated.
 
     \b
     Examples:
@@ -374,8 +385,8 @@ def detector_options(fn):
         click.option(
             "--model",
             "model_path",
-            type=click.Path(exists=True),
-            help="Model file (.tflite, .keras, SavedModel). Default: the shipped int8 model.",
+            type=click.Path(),
+            help="Run directory, .keras, .tflite or SavedModel directory. Default: 'shipped' (the int8 model).",
         ),
         click.option("--unsafe", is_flag=True, help="Allow .keras files with Lambda layers (only if trusted)."),
     ]
@@ -530,6 +541,15 @@ def live(
     )
     if d["labels"]:
         click.echo("labels: " + ", ".join(f"{k} {v}" for k, v in d["labels"].items()))
+
+
+@main.command(context_settings=CONTEXT)
+def doctor() -> None:
+    """Check this install before opening a bug: versions, devices, what `auto` picks, detectors,
+    the shipped model, display and camera; each with ✓/✗ and what to do about a ✗."""
+    from kerfer.doctor import format_table, run_checks
+
+    click.echo(format_table(run_checks()))
 
 
 @main.command(context_settings=CONTEXT)

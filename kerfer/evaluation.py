@@ -95,17 +95,10 @@ class EvalResult:
 
 
 def resolve_model_path(model: str | os.PathLike | None) -> Path:
-    """A run directory means its ``best.keras``; None means the model shipped with kerfer."""
-    if model is None:
-        from kerfer.runtime.classifier import default_model_path
+    """Kept for callers of the old name: see :func:`kerfer.modelio.resolve_model_path`."""
+    from kerfer.modelio import resolve_model_path as resolve
 
-        return default_model_path()
-    path = Path(model)
-    if path.is_dir() and (path / "best.keras").exists():
-        return path / "best.keras"
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such model file or run directory")
-    return path
+    return resolve(model)
 
 
 def evaluate(
@@ -138,7 +131,7 @@ def evaluate(
             labels, predict_batches(predict, images, batch_size, tta=True), clf.class_names
         )
 
-    if out_dir is None and model is not None and Path(model).is_dir():
+    if out_dir is None and model_path.name == "best.keras" and Path(model).is_dir():
         out_dir = model
     files: dict[str, str] = {}
     if out_dir is not None:

@@ -121,15 +121,15 @@ def export(
     ``out_dir`` defaults to ``exports/<run or model name>``.
     """
     from kerfer.contract import ModelContract
-    from kerfer.evaluation import resolve_model_path, split_loader
+    from kerfer.evaluation import split_loader
     from kerfer.io import atomic_write_bytes, atomic_write_text
-    from kerfer.modelio import load_keras_model
-    from kerfer.runtime.classifier import load_contract
+    from kerfer.modelio import load_contract, load_keras_model, resolve_model_path
 
     model_path = resolve_model_path(model)
     if model_path.suffix != ".keras":
         raise ValueError(f"{model_path}: export starts from a .keras model (or a run directory)")
-    keras_model = load_keras_model(model_path, unsafe=unsafe)
+    # Always float32, whatever policy the model trained under: float16 ops break the TFLite converter.
+    keras_model = load_keras_model(model_path, unsafe=unsafe, float32=True)
     contract = load_contract(model_path)
     if contract.class_names and len(contract.class_names) != keras_model.output_shape[-1]:
         raise ValueError(

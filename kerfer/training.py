@@ -22,6 +22,8 @@ import numpy as np
 from kerfer.data.augment import AugmentConfig
 
 Precision = Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"]
+AugmentOn = Literal["auto", "device", "host"]
+JitCompile = Literal["auto", "on", "off"]
 
 
 @dataclasses.dataclass
@@ -59,6 +61,12 @@ class TrainConfig:
     seed: int = 1337
     precision: Precision = "auto"
     strategy: Literal["default", "mirrored", "multiworker", "tpu"] = "default"
+    augment_on: AugmentOn = "auto"
+    """Where random augmentation runs: ``device`` = inside the training step on the GPU/TPU
+    (Keras preprocessing layers, never saved or exported), ``host`` = the CPU tf.data map,
+    ``auto`` = device when a GPU or TPU trains, else host."""
+    jit_compile: JitCompile = "auto"
+    """XLA-compile the training step: ``auto`` = Keras' choice (on for a GPU when the model allows)."""
     tensorboard: bool = False
     image_size: int = 48
     color_mode: Literal["grayscale", "rgb"] = "grayscale"
@@ -99,6 +107,8 @@ class TrainConfig:
             )
         if self.freeze_backbone_epochs and self.strategy == "multiworker":
             raise ValueError("freeze_backbone_epochs is not supported with --strategy multiworker")
+        choose_augment_on(self.augment_on, [])
+        jit_compile_arg(self.jit_compile)
         if not 0.0 < self.teacher_weight <= 1.0:
             raise ValueError(f"teacher weight must be in (0, 1], got {self.teacher_weight}")
 
@@ -145,6 +155,24 @@ def choose_precision(requested: Precision, gpus: Sequence[Any]) -> str:
     if requested == "auto":
         return "mixed_float16" if len(gpus) else "float32"
     return requested
+
+
+def choose_augment_on(requested: AugmentOn, accelerators: Sequence[Any]) -> str:
+    """``auto`` → ``device`` when an accelerator trains (the host's CPU cores cannot feed it
+    augmented images fast enough, see benchmarks/input_pipeline.py), else ``host``."""
+    if requested == "auto":
+        return "device" if len(accelerators) else "host"
+    if requested not in ("device", "host"):
+        raise ValueError(f"unknown augment_on '{requested}': choose auto, device or host")
+    return requested
+
+
+def jit_compile_arg(requested: JitCompile) -> bool | str:
+    """``--jit-compile auto|on|off`` → Keras' ``compile(jit_compile=...)``."""
+    choices: dict[str, bool | str] = {"auto": "auto", "on": True, "off": False}
+    if requested not in choices:
+        raise ValueError(f"unknown jit_compile '{requested}': choose auto, on or off")
+    return choices[requested]
 
 
 def _strategy(name: str):
@@ -248,11 +276,11 @@ def teacher_targets(
 
 def _teacher_probs(teacher: str | os.PathLike, splits: Splits) -> np.ndarray:
     """One teacher's flip-averaged probabilities on the training images, rows summing to 1."""
-    from kerfer.evaluation import predict_batches, resolve_model_path
+    from kerfer.evaluation import predict_batches
     from kerfer.runtime import Classifier
 
-    path = resolve_model_path(None if str(teacher) == "shipped" else teacher)
-    clf = Classifier(path)
+    clf = Classifier(teacher)  # any model argument: run dir, .keras, SavedModel, .tflite, "shipped"
+    path = clf.path
     if tuple(clf.class_names) != tuple(splits.class_names):
         raise ValueError(
             f"--teacher {path}: it predicts {', '.join(clf.class_names)} but the training data has "
@@ -265,7 +293,23 @@ def _teacher_probs(teacher: str | os.PathLike, splits: Splits) -> np.ndarray:
     return probs / probs.sum(axis=1, keepdims=True)  # int8 outputs sum to 1 only within 1/256 per class
 
 
-def _datasets(cfg: TrainConfig, splits: Splits, global_batch: int):
+def validation_batch(global_batch: int, n: int, replicas: int) -> int:
+    """The validation batch size for ``n`` images: ``global_batch`` on one replica.
+
+    With several replicas, the largest size up to ``global_batch`` that (a) the replicas
+    share evenly, since Keras builds its metrics from the first batch reduced over them and
+    unequal shares fail ("AddN ... must have the same size"), and (b) leaves no replica an
+    empty last batch (an empty batch fails in BatchNorm on CPUs).
+    """
+    if replicas <= 1:
+        return global_batch
+    for b in range(min(global_batch, n) // replicas * replicas, 0, -replicas):
+        if n % b == 0 or n % b >= replicas:
+            return b
+    raise ValueError(f"the validation split has {n} images, fewer than the {replicas} replicas; use a larger one")
+
+
+def _datasets(cfg: TrainConfig, splits: Splits, global_batch: int, host_augment: bool = True, replicas: int = 1):
     import tensorflow as tf
 
     from kerfer.data.pipeline import class_weights, make_dataset
@@ -282,9 +326,11 @@ def _datasets(cfg: TrainConfig, splits: Splits, global_batch: int):
         batch_size=global_batch,
         shuffle=True,
         seed=cfg.seed,
-        augment=cfg.augment if cfg.augment and cfg.augment.any() else None,
+        augment=cfg.augment if host_augment and cfg.augment and cfg.augment.any() else None,
         dtype="float32",
         prefetch=False,
+        # Several replicas: no last batch that leaves one of them empty (fails on CPUs).
+        drop_remainder=replicas > 1 and len(splits.x_train) >= global_batch,
     )
     if cfg.class_weight_power:
         weights = class_weights(splits.y_train, k, cfg.class_weight_power)
@@ -293,7 +339,8 @@ def _datasets(cfg: TrainConfig, splits: Splits, global_batch: int):
     train = train.prefetch(tf.data.AUTOTUNE)
     val = None
     if splits.x_val is not None:
-        val = make_dataset(splits.x_val, _targets(splits.y_val, k), batch_size=global_batch, dtype="float32")
+        batch = validation_batch(global_batch, len(splits.x_val), replicas)
+        val = make_dataset(splits.x_val, _targets(splits.y_val, k), batch_size=batch, dtype="float32")
     return train, val
 
 
@@ -324,7 +371,8 @@ def _optimizer(cfg: TrainConfig, steps_per_epoch: int):
     raise ValueError(f"unknown optimizer '{cfg.optimizer}': choose adamw or sgd")
 
 
-def _callbacks(cfg: TrainConfig, run_dir: Path, has_val: bool, backup: str = "backup") -> list:
+def _callbacks(cfg: TrainConfig, run_dir: Path, has_val: bool, backup: str = "backup", save=None) -> list:
+    """``save``: the model the checkpoints write, when ``fit`` trains a wrapper around it."""
     import keras
 
     from kerfer.callbacks import AtomicCheckpoint, EpochHistory
@@ -334,8 +382,8 @@ def _callbacks(cfg: TrainConfig, run_dir: Path, has_val: bool, backup: str = "ba
         # First, so a restored run skips the epochs it already finished.
         keras.callbacks.BackupAndRestore(str(run_dir / backup), delete_checkpoint=False),
         # Before EpochHistory: the best-so-far on resume is read from the epochs already logged.
-        AtomicCheckpoint(run_dir / "best.keras", monitor=monitor, mode="max"),
-        AtomicCheckpoint(run_dir / "last.keras"),
+        AtomicCheckpoint(run_dir / "best.keras", monitor=monitor, mode="max", save=save),
+        AtomicCheckpoint(run_dir / "last.keras", save=save),
         EpochHistory(run_dir / "history.csv"),
         keras.callbacks.TerminateOnNaN(),
     ]
@@ -407,6 +455,25 @@ def freeze_backbone(model, frozen: bool) -> None:
         layer.trainable = (not frozen) or layer.name == "head_logits"
 
 
+def _keeps_dtype_policy(fn):
+    """Restores Keras' global dtype policy after ``fn``: ``train(precision="mixed_float16")``
+    must not leave every model the caller builds afterwards in mixed precision."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        import keras
+
+        policy = keras.mixed_precision.global_policy()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            keras.mixed_precision.set_global_policy(policy)
+
+    return wrapper
+
+
+@_keeps_dtype_policy
 def train(
     config: TrainConfig | None = None,
     run_dir: str | os.PathLike = "runs/default",
@@ -430,28 +497,46 @@ def train(
     # First: multi-worker collectives must be set up before TensorFlow runs any op.
     strategy = _strategy(cfg.strategy)
     keras.utils.set_random_seed(cfg.seed)
-    keras.mixed_precision.set_global_policy(choose_precision(cfg.precision, tf.config.list_physical_devices("GPU")))
+    gpus = tf.config.list_physical_devices("GPU")
+    keras.mixed_precision.set_global_policy(choose_precision(cfg.precision, gpus))
+    accelerators = [*gpus, *(["tpu"] if cfg.strategy == "tpu" else [])]
+    augmenting = cfg.augment is not None and cfg.augment.any()
+    on_device = augmenting and choose_augment_on(cfg.augment_on, accelerators) == "device"
 
     splits = load_splits(cfg)
     num_classes = len(splits.class_names)
     global_batch = cfg.batch_size
     steps_per_epoch = math.ceil(len(splits.x_train) / global_batch)
-    train_ds, val_ds = _datasets(cfg, splits, global_batch)
+    train_ds, val_ds = _datasets(
+        cfg, splits, global_batch, host_augment=not on_device, replicas=strategy.num_replicas_in_sync
+    )
 
     shape = (cfg.image_size, cfg.image_size, 1 if cfg.color_mode == "grayscale" else 3)
     with strategy.scope():
         model = build_model(cfg.arch, num_classes, shape, **cfg.arch_options)
         if cfg.init_from:
             print(init_weights(model, cfg.init_from, splits.class_names))
+        fit_model = model
+        if on_device:
+            from kerfer.data.augment import with_device_augmentation
+
+            fit_model = with_device_augmentation(model, cfg.augment, seed=cfg.seed)
     _write_labels(run_dir, splits.class_names, shape)
 
     def compile_for(phase_cfg: TrainConfig, frozen: bool) -> None:
         with strategy.scope():
-            freeze_backbone(model, frozen)
-            model.compile(
+            freeze_backbone(model, frozen)  # the layers are shared with fit_model
+            fit_model.compile(
                 optimizer=_optimizer(phase_cfg, steps_per_epoch),
                 loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
                 metrics=["accuracy"],
+                jit_compile=jit_compile_arg(cfg.jit_compile),
+            )
+        if cfg.jit_compile == "on" and not fit_model.jit_compile:
+            print(
+                "kerfer: XLA is off: Keras' augmentation layers cannot be XLA-compiled; "
+                "--augment-on host keeps --jit-compile on",
+                file=sys.stderr,
             )
 
     from kerfer.callbacks import read_history
@@ -476,13 +561,13 @@ def train(
     try:
         for first, until, frozen, backup, phase_cfg in phases:
             compile_for(phase_cfg, frozen)
-            callbacks = _callbacks(cfg, run_dir, val_ds is not None, backup)
+            callbacks = _callbacks(cfg, run_dir, val_ds is not None, backup, save=model)
             if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
                 from kerfer.multiworker import fit_multiworker
 
                 # Keras 3's fit fails under this strategy (keras-team/keras#20585).
                 fit_multiworker(
-                    model,
+                    fit_model,
                     strategy,
                     train_ds,
                     val_ds,
@@ -493,7 +578,7 @@ def train(
                     verbose=verbose,
                 )
             else:
-                model.fit(
+                fit_model.fit(
                     train_ds,
                     validation_data=val_ds,
                     epochs=until,

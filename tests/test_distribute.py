@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from fakedata import tiny_fer_csv
 
 SCRIPT = """
@@ -40,6 +41,20 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     assert result["replicas"] == 2
     assert result["epochs"] == 1 and result["val"] is not None
     assert (tmp_path / "run" / "best.keras").exists()
+
+
+def test_validation_batches_leave_no_replica_unequal_first_or_empty_last():
+    from kerfer.training import validation_batch
+
+    assert validation_batch(64, 21, 1) == 64
+    assert validation_batch(32, 21, 2) == 18  # 18 = 9 + 9 first, then 3 = 2 + 1
+    assert validation_batch(64, 3589, 8) == 48  # 64 would leave 5 images for 8 replicas
+    for n, replicas, batch in [(21, 2, 32), (3589, 8, 64), (100, 4, 64), (7, 2, 64)]:
+        b = validation_batch(batch, n, replicas)
+        assert b % replicas == 0 and b <= batch
+        assert n % b == 0 or n % b >= replicas
+    with pytest.raises(ValueError, match="fewer than the 8 replicas"):
+        validation_batch(64, 5, 8)
 
 
 def _free_ports(n: int) -> list[int]:

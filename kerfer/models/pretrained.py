@@ -158,9 +158,7 @@ def load_source(weights: str | os.PathLike, arch: str | None = None) -> WeightSo
             arch_options=meta.get("arch_options"),
             input_shape=tuple(meta["input_shape"]) if "input_shape" in meta else None,
         )
-    from kerfer.evaluation import resolve_model_path
-    from kerfer.modelio import load_keras_model
-    from kerfer.runtime.classifier import load_contract
+    from kerfer.modelio import load_contract, load_keras_model, resolve_model_path
 
     model_path = resolve_model_path(path)
     if model_path.suffix != ".keras":

@@ -7,56 +7,29 @@ takes a fraction of a second instead of many.
 
 from __future__ import annotations
 
-import importlib.resources
 import os
-import warnings
+import threading
 from pathlib import Path
 
 import numpy as np
 
 from kerfer.contract import ModelContract
-
-DEFAULT_MODEL_NAME = "kerfer_fer2013_int8.tflite"
-
-
-class ModelError(ValueError):
-    """A model file that cannot be used (missing, truncated, wrong format, wrong labels)."""
-
-
-def default_model_path() -> Path:
-    """The int8 TFLite model shipped inside the package (found via importlib.resources)."""
-    ref = importlib.resources.files("kerfer") / "assets" / DEFAULT_MODEL_NAME
-    path = Path(str(ref))
-    if not path.exists():
-        raise ModelError(f"no model is shipped with this kerfer install ({path} is missing); pass --model")
-    return path
-
-
-def contract_path_for(model_path: Path) -> Path:
-    """``model.tflite`` → ``model.json`` if present, else ``labels.json`` in the same folder
-    (a SavedModel directory: its own ``labels.json`` or its parent's)."""
-    candidates = [model_path.with_suffix(".json")] if model_path.suffix else []
-    if model_path.is_dir():
-        candidates.append(model_path / "labels.json")
-    candidates.append(model_path.parent / "labels.json")
-    for c in candidates:
-        if c.exists():
-            return c
-    return candidates[-1]
-
-
-def load_contract(model_path: Path) -> ModelContract:
-    path = contract_path_for(model_path)
-    if path.exists():
-        try:
-            return ModelContract.load(path)
-        except ValueError as e:
-            raise ModelError(str(e)) from e
-    warnings.warn(f"{model_path}: no labels file found ({path.name}); assuming the 7 FER2013 classes", stacklevel=3)
-    return ModelContract()
+from kerfer.modelio import (  # noqa: F401  (re-exported: the public names lived here)
+    DEFAULT_MODEL_NAME,
+    ModelError,
+    contract_path_for,
+    default_model_path,
+    has_contract,
+    load_contract,
+    resolve_model_path,
+)
 
 
 class _TFLiteBackend:
+    """A LiteRT / tf.lite interpreter. One interpreter is not thread-safe (its tensors are
+    shared state, and resizing them while another call reads raises "There is at least 1
+    reference to internal data"), so calls take turns under a lock."""
+
     def __init__(self, path: Path, num_threads: int | None):
         interpreter_cls = _interpreter_class()
         try:
@@ -67,8 +40,14 @@ class _TFLiteBackend:
         self.output = self.interpreter.get_output_details()[0]
         self.batch = None
         self.num_classes = int(self.output["shape"][-1])
+        self.input_shape = tuple(int(d) for d in self.input["shape"][1:])
+        self._lock = threading.Lock()
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
+        with self._lock:
+            return self._call(x)
+
+    def _call(self, x: np.ndarray) -> np.ndarray:
         n = len(x)
         if n != self.batch:
             self.interpreter.resize_tensor_input(self.input["index"], [n, *self.input["shape"][1:]])
@@ -109,8 +88,10 @@ class _KerasBackend:
 
         from kerfer.modelio import load_keras_model
 
-        self.model = load_keras_model(path, unsafe=unsafe)
+        # float32: a mixed-precision run's model would otherwise compute in 16 bits here.
+        self.model = load_keras_model(path, unsafe=unsafe, float32=True)
         self.num_classes = int(self.model.output_shape[-1])
+        self.input_shape = tuple(self.model.input_shape[1:])
         # A traced function: eager Keras calls cost tens of ms per batch in Python overhead.
         self._fn = tf.function(lambda x: self.model(x, training=False), reduce_retracing=True)
 
@@ -132,6 +113,7 @@ class _SavedModelBackend:
         spec = next(iter(self.fn.structured_input_signature[1].values()))
         self.input_name = next(iter(self.fn.structured_input_signature[1]))
         self.input_dtype = spec.dtype
+        self.input_shape = tuple(spec.shape[1:])
         self.num_classes = int(self.fn.structured_outputs[self.output_key].shape[-1])
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
@@ -142,10 +124,15 @@ class _SavedModelBackend:
 
 
 class Classifier:
-    """Classifies face crops with any kerfer model file.
+    """Classifies face crops with any kerfer model: a run directory, ``.keras``, SavedModel,
+    ``.tflite``, or ``None``/``"shipped"`` for the model shipped with kerfer.
 
     ``predict_faces`` takes crops already at the model's input size, ``(N, H, W[, C])``
     with values 0..255, and returns ``(N, num_classes)`` probabilities.
+
+    Thread safety: ``predict_faces`` may be called from several threads at once (a web
+    server's workers). On the TFLite backend the calls take turns on one interpreter; for
+    parallel throughput give each thread its own ``Classifier``.
     """
 
     def __init__(
@@ -155,22 +142,21 @@ class Classifier:
         num_threads: int | None = None,
         unsafe: bool = False,
     ):
-        path = Path(model_path) if model_path is not None else default_model_path()
-        if not path.exists():
-            raise ModelError(f"{path}: no such model file")
+        from kerfer.modelio import model_format
+
+        path = resolve_model_path(model_path)
         self.path = path
-        self.contract = load_contract(path)
-        if path.suffix == ".tflite":
+        labelled = has_contract(path)
+        contract = load_contract(path)
+        kind = model_format(path)
+        if kind == "tflite":
             self.backend = _TFLiteBackend(path, num_threads)
-            self.format = "tflite"
-        elif path.suffix in (".keras", ".h5"):
+        elif kind == "keras":
             self.backend = _KerasBackend(path, unsafe)
-            self.format = "keras"
-        elif path.is_dir() and (path / "saved_model.pb").exists():
-            self.backend = _SavedModelBackend(path)
-            self.format = "saved_model"
         else:
-            raise ModelError(f"{path}: unknown model format (expected .tflite, .keras or a SavedModel directory)")
+            self.backend = _SavedModelBackend(path)
+        self.format = kind
+        self.contract = _checked_contract(path, contract, labelled, self.backend.input_shape)
         if self.backend.num_classes != len(self.contract.class_names):
             raise ModelError(
                 f"{path}: the model has {self.backend.num_classes} outputs but its labels file lists "
@@ -195,4 +181,30 @@ class Classifier:
             faces = faces[..., None]
         if len(faces) == 0:
             return np.zeros((0, len(self.class_names)), np.float32)
+        want = (self.input_size, self.input_size, self.channels)
+        if faces.ndim != 4 or tuple(faces.shape[1:]) != want:
+            raise ModelError(
+                f"{self.path}: expects face crops of shape (N, {want[0]}, {want[1]}, {want[2]}), got {faces.shape}"
+            )
         return self.backend(faces)
+
+
+def _checked_contract(path: Path, contract: ModelContract, labelled: bool, input_shape: tuple) -> ModelContract:
+    """The contract, with input size and channels taken from the model itself.
+
+    A labels file that disagrees with the model is refused (a 64 px model must not be fed
+    48 px crops); with no labels file the model's own input shape is used.
+    """
+    import dataclasses
+
+    if len(input_shape) != 3 or input_shape[0] is None or input_shape[0] != input_shape[1]:
+        raise ModelError(f"{path}: the model takes inputs of shape {input_shape}; kerfer needs square (H, W, C) images")
+    size, channels = int(input_shape[0]), int(input_shape[2])
+    if channels not in (1, 3):
+        raise ModelError(f"{path}: the model takes {channels}-channel images; kerfer supports 1 (grey) or 3 (RGB)")
+    if labelled and (contract.input_size, contract.channels) != (size, channels):
+        raise ModelError(
+            f"{path}: the model takes {size}x{size}x{channels} images but {contract_path_for(path).name} says "
+            f"{contract.input_size}x{contract.input_size}x{contract.channels}; fix or remove the labels file"
+        )
+    return dataclasses.replace(contract, input_size=size, channels=channels)
