@@ -498,8 +498,19 @@ def train(
     strategy = _strategy(cfg.strategy)
     keras.utils.set_random_seed(cfg.seed)
     gpus = tf.config.list_physical_devices("GPU")
-    keras.mixed_precision.set_global_policy(choose_precision(cfg.precision, gpus))
     accelerators = [*gpus, *(["tpu"] if cfg.strategy == "tpu" else [])]
+    if not resume and "auto" in (cfg.precision, cfg.augment_on):
+        # config.json records what `auto` chose: a resume on another machine must make the same
+        # choice, since the checkpoint's variables depend on it (loss scaling, augmentation layers).
+        from kerfer.io import atomic_write_text
+
+        cfg = dataclasses.replace(
+            cfg,
+            precision=choose_precision(cfg.precision, gpus),
+            augment_on=choose_augment_on(cfg.augment_on, accelerators),
+        )
+        atomic_write_text(run_dir / "config.json", cfg.to_json())
+    keras.mixed_precision.set_global_policy(choose_precision(cfg.precision, gpus))
     augmenting = cfg.augment is not None and cfg.augment.any()
     on_device = augmenting and choose_augment_on(cfg.augment_on, accelerators) == "device"
 
