@@ -124,12 +124,6 @@ def _class_weight_power(value: str) -> float:
     help="FER+ targets: majority label, or the vote distribution as soft targets.",
 )
 @click.option(
-    "--ferplus-join",
-    type=click.Choice(["auto", "position", "align"]),
-    help="How FER+ rows meet the CSV's rows: position (the original file order), align (match label "
-    "sequences, for rebuilt copies with rows missing), auto (position, else align; the default).",
-)
-@click.option(
     "--precision",
     type=click.Choice(["auto", "float32", "mixed_float16", "mixed_bfloat16"]),
     help="auto = mixed_float16 on GPU, float32 on CPU.",

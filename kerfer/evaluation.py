@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -158,8 +157,6 @@ def split_loader(csv, data, contract) -> Callable[[str], tuple[np.ndarray, np.nd
             return lambda split: table_arrays(table, split, names)[:2]
         if tuple(names) == FERPLUS_CLASSES:
             joined = join_ferplus(table, ferplus_csv_beside(csv))
-            if joined.method != "position":
-                print(joined.note, file=sys.stderr)
             return lambda split: ferplus_arrays(table, joined, split, "majority")[:2]
         raise ValueError(f"the model's classes {names} are not FER2013 classes; evaluate it on an image folder")
     from kerfer.data.folders import read_image_folder

@@ -42,8 +42,6 @@ class TrainConfig:
     labels: Literal["fer2013", "ferplus"] = "fer2013"
     ferplus_csv: str | None = None
     ferplus_mode: Literal["majority", "probability"] = "majority"
-    ferplus_join: Literal["auto", "position", "align"] = "auto"
-    """How FER+ rows meet FER2013 rows: by position, by aligning labels (rebuilt CSVs), or auto."""
     epochs: int = 30
     batch_size: int = 64
     optimizer: Literal["adamw", "sgd"] = "adamw"
@@ -217,7 +215,7 @@ def load_splits(cfg: TrainConfig) -> Splits:
         if cfg.labels == "ferplus":
             from kerfer.data.ferplus import ferplus_arrays, join_ferplus
 
-            joined = join_ferplus(table, cfg.ferplus_csv, cfg.ferplus_join)
+            joined = join_ferplus(table, cfg.ferplus_csv)
             print(joined.note, file=sys.stderr)
             x_tr, y_tr, names = ferplus_arrays(table, joined, cfg.train_split, cfg.ferplus_mode)
             x_va = y_va = None

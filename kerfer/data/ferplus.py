@@ -1,8 +1,9 @@
 """FER+ labels (Microsoft FERPlus ``fer2013new.csv``): 10 annotator votes per FER2013 row.
 
 FER+ has no image key: it lists every row of the full fer2013.csv in order, so rows are
-joined by position, and the join is checked (Usage columns agree, labels correlate). A
-FER2013 copy rebuilt with rows missing is matched by aligning label sequences instead.
+joined by position, and the join is checked (Usage columns agree, labels correlate): a FER2013
+copy whose rows are not in the original Kaggle order is refused with the figures, never
+silently paired with the wrong votes.
 """
 
 from __future__ import annotations
@@ -83,17 +84,13 @@ MIN_AGREEMENT = 0.4
 """FER+ plurality votes agree with the FER2013 label on ~60 % of correctly joined rows and on
 ~20 % of rows joined at random; below this the two files do not describe the same images."""
 
-Join = Literal["auto", "position", "align"]
-
-
 @dataclasses.dataclass(frozen=True)
 class FerPlusJoin:
-    """FER+ votes for each row of a FER2013 table; rows without a FER+ counterpart are unmatched."""
+    """FER+ votes for each row of a FER2013 table (joined by row position, checked)."""
 
-    votes: np.ndarray  # (N, 10) int32, row i = the FER+ votes of table row i (zeros if unmatched)
-    matched: np.ndarray  # (N,) bool: has a FER+ row with an image name
-    method: str  # "position" or "align"
-    agreement: float  # fraction of matched rows whose FER+ plurality equals the FER2013 label
+    votes: np.ndarray  # (N, 10) int32, row i = the FER+ votes of table row i
+    matched: np.ndarray  # (N,) bool: FER+ kept the image (its row has an image name)
+    agreement: float  # fraction of rows whose FER+ plurality equals the FER2013 label
     note: str  # one line for the user
 
 
@@ -107,45 +104,6 @@ def _agreement(fer_labels: np.ndarray, votes: np.ndarray) -> float:
     p = plurality(votes)
     ok = p >= 0
     return float((p[ok] == FER2013_TO_FERPLUS[fer_labels[ok]]).mean()) if ok.any() else 0.0
-
-
-def align_rows(a: np.ndarray, b: np.ndarray, band: tuple[int, int] = (-200, 800), gap: float = 2.0) -> np.ndarray:
-    """Monotone alignment of two label sequences: for each ``a[i]`` the index into ``b``, or -1.
-
-    Dynamic programming over the offset ``j - i`` (within ``band``): +1 for equal labels,
-    -0.3 for different ones, ``gap`` per row skipped on either side. Used to match a FER2013
-    copy that lost or gained rows against the FER+ file, whose only key is row position.
-    """
-    lo, hi = band
-    offsets = np.arange(lo, hi + 1)
-    k = np.arange(len(offsets))
-    score = np.zeros(len(offsets))  # the copy may start anywhere in the band
-    back = np.empty((len(a), len(offsets)), np.int16)
-    for i in range(len(a)):
-        # best predecessor offset d' for each d, paying gap * |d - d'|
-        v = score + gap * k
-        run = np.maximum.accumulate(v)
-        up_arg = np.maximum.accumulate(np.where(v >= run, k, 0))
-        up = run - gap * k
-        w = (score - gap * k)[::-1]
-        run_w = np.maximum.accumulate(w)
-        down_arg = (len(k) - 1 - np.maximum.accumulate(np.where(w >= run_w, k, 0)))[::-1]
-        down = run_w[::-1] + gap * k
-        take_up = up >= down
-        back[i] = np.where(take_up, up_arg, down_arg)
-        j = i + offsets
-        inside = (j >= 0) & (j < len(b))
-        same = b[np.clip(j, 0, len(b) - 1)] == a[i]
-        score = np.where(take_up, up, down) + np.where(inside, np.where(same, 1.0, -0.3), -1e9)
-    d = int(np.argmax(score))
-    target = np.empty(len(a), np.int64)
-    for i in range(len(a) - 1, -1, -1):
-        target[i] = i + offsets[d]
-        d = back[i, d]
-    # a step back means a[i] has no counterpart (an extra row): each b row is used at most once
-    seen = np.maximum.accumulate(target)
-    target[1:][target[1:] <= seen[:-1]] = -1
-    return target
 
 
 def _position_problem(table, ferplus_csv, votes: np.ndarray, usage: np.ndarray) -> tuple[str, float]:
@@ -169,46 +127,23 @@ def _position_problem(table, ferplus_csv, votes: np.ndarray, usage: np.ndarray) 
     return "", agreement
 
 
-def join_ferplus(table, ferplus_csv: str | os.PathLike, join: Join = "auto") -> FerPlusJoin:
-    """Matches FER+ votes to the rows of a FER2013 table.
+def join_ferplus(table, ferplus_csv: str | os.PathLike) -> FerPlusJoin:
+    """Matches FER+ votes to the rows of a FER2013 table by row position, and checks the match.
 
-    ``position`` trusts row order (the FER+ file lists the full fer2013.csv in order) and
-    checks it: the Usage columns must agree and the labels must correlate. ``align`` matches
-    the label sequences instead, for FER2013 copies rebuilt with rows missing. ``auto`` tries
-    position first and aligns only when the rows evidently do not line up.
+    The FER+ file lists the full fer2013.csv in order; the Usage columns must agree and the
+    FER2013 labels must correlate with the FER+ votes (``MIN_AGREEMENT``), otherwise the two
+    files do not list the same images in the same order and this is a :class:`DataError`
+    with the figures.
     """
     votes, usage, has_image = read_ferplus_votes(ferplus_csv)
-    labels = table.labels
-    if join not in ("auto", "position", "align"):
-        raise ValueError(f"join must be 'auto', 'position' or 'align', not {join!r}")
-    if join != "align":
-        problem, agreement = _position_problem(table, ferplus_csv, votes, usage)
-        if not problem:
-            note = f"FER+ joined by row position ({agreement:.0%} label agreement)"
-            return FerPlusJoin(votes[table.rows], has_image[table.rows], "position", agreement, note)
-        if join == "position":
-            raise DataError(
-                f"{problem}; the files do not list the same images in the same order "
-                "(try --ferplus-join align, or join='align')"
-            )
-
-    target = align_rows(FER2013_TO_FERPLUS[labels], plurality(votes))
-    matched = target >= 0
-    v = np.zeros((len(labels), votes.shape[1]), np.int32)
-    v[matched] = votes[target[matched]]
-    agreement = _agreement(labels[matched], v[matched])
-    if agreement < MIN_AGREEMENT:
+    problem, agreement = _position_problem(table, ferplus_csv, votes, usage)
+    if problem:
         raise DataError(
-            f"{ferplus_csv} does not match {table.path}: even aligned, FER+ votes agree with its labels on only "
-            f"{agreement:.0%} of rows; are they the same dataset?"
+            f"{problem}; the files do not list the same images in the same order (FER+ needs the "
+            "FER2013 CSV in the original Kaggle row order)"
         )
-    matched &= has_image[np.maximum(target, 0)]
-    note = (
-        f"FER+ rows matched to {table.path} by aligning labels ({int(matched.sum())} of {len(labels)} rows, "
-        f"{agreement:.0%} label agreement, {int((target < 0).sum())} rows without a FER+ row): "
-        f"the CSV is not in the original row order"
-    )
-    return FerPlusJoin(v, matched, "align", agreement, note)
+    note = f"FER+ joined by row position ({agreement:.0%} label agreement)"
+    return FerPlusJoin(votes[table.rows], has_image[table.rows], agreement, note)
 
 
 def ferplus_arrays(
@@ -216,18 +151,17 @@ def ferplus_arrays(
     ferplus: str | os.PathLike | FerPlusJoin,
     split,
     mode: Literal["majority", "probability"] = "majority",
-    join: Join = "auto",
 ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """Images of ``split`` with FER+ targets: int majority labels, or (N, 8) vote distributions.
 
     ``ferplus`` is the FER+ CSV or the result of :func:`join_ferplus` (to join once for
-    several splits). Rows FER+ dropped or could not match, rows whose votes have no majority
+    several splits). Rows FER+ dropped, rows whose votes have no majority
     emotion, and rows where "not a face" or "unknown" wins are left out. Splits are the
     FER2013 file's Usage.
     """
     if mode not in ("majority", "probability"):
         raise ValueError(f"mode must be 'majority' or 'probability', not {mode!r}")
-    joined = ferplus if isinstance(ferplus, FerPlusJoin) else join_ferplus(table, ferplus, join)
+    joined = ferplus if isinstance(ferplus, FerPlusJoin) else join_ferplus(table, ferplus)
     m = table.mask(split)
     v = joined.votes[m]
     majority = majority_labels(v)
