@@ -108,7 +108,9 @@ def test_ferplus_rows_out_of_order_are_refused_with_the_figures(tmp_path):
     fp = write_ferplus(tmp_path / "fer2013new.csv", usages, votes)
     keep = np.setdiff1d(np.arange(400), [40, 41, 150, 260, 261, 262, 330])
     fer = write_csv(tmp_path / "fer.csv", images[keep], labels[keep], ["Training"] * len(keep))
-    with pytest.raises(DataError, match=r"agree with the labels of .* on only \d+% of rows .*original Kaggle row order"):
+    with pytest.raises(
+        DataError, match=r"agree with the labels of .* on only \d+% of rows .*original Kaggle row order"
+    ):
         join_ferplus(read_fer2013(fer), fp)
 
 

@@ -84,6 +84,7 @@ MIN_AGREEMENT = 0.4
 """FER+ plurality votes agree with the FER2013 label on ~60 % of correctly joined rows and on
 ~20 % of rows joined at random; below this the two files do not describe the same images."""
 
+
 @dataclasses.dataclass(frozen=True)
 class FerPlusJoin:
     """FER+ votes for each row of a FER2013 table (joined by row position, checked)."""
