@@ -169,6 +169,13 @@ def _class_weight_power(value: str) -> float:
     "--on-bad-row", type=click.Choice(["error", "skip"]), help="Bad CSV rows: stop (default) or skip and count."
 )
 @click.option(
+    "--no-cache",
+    "no_cache",
+    is_flag=True,
+    default=None,
+    help="Parse the CSV afresh and do not keep it in the per-user cache (~/.cache/kerfer, or $KERFER_CACHE_DIR).",
+)
+@click.option(
     "--out",
     "run_dir",
     default="runs/default",
@@ -211,6 +218,8 @@ def _config_from_flags(config_cls, config_file: str | None, flags: dict[str, Any
     arch_option, classes = flags.pop("arch_option"), flags.pop("classes")
     class_weights, no_augment, val_split = flags.pop("class_weights"), flags.pop("no_augment"), flags.pop("val_split")
     teachers = flags.pop("teachers", ())
+    if flags.pop("no_cache", None):
+        flags["parse_cache"] = False
     updates = {k: v for k, v in flags.items() if v is not None}
     if csv_path:
         updates["csv"] = csv_path
@@ -248,8 +257,15 @@ def _config_from_flags(config_cls, config_file: str | None, flags: dict[str, Any
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
 @click.option("--unsafe", is_flag=True, help="Allow .keras files with Lambda layers (only for files you trust).")
+@click.option(
+    "--no-cache",
+    "no_cache",
+    is_flag=True,
+    default=None,
+    help="Parse the CSV afresh and do not keep it in the per-user cache (~/.cache/kerfer, or $KERFER_CACHE_DIR).",
+)
 @_fail_cleanly
-def evaluate(model, model_opt, csv_path, data_dir, split, tta, out_dir, as_json, unsafe):
+def evaluate(model, model_opt, csv_path, data_dir, split, tta, out_dir, as_json, unsafe, no_cache):
     """Evaluate a model: accuracy, per-class precision/recall/F1, confusion matrix.
 
     MODEL is a run directory (its best.keras), a .keras file, a SavedModel directory, a
@@ -264,7 +280,14 @@ def evaluate(model, model_opt, csv_path, data_dir, split, tta, out_dir, as_json,
     from kerfer.evaluation import evaluate as run_eval
 
     result = run_eval(
-        model or model_opt, csv=csv_path, data=data_dir, split=split, tta=tta, out_dir=out_dir, unsafe=unsafe
+        model or model_opt,
+        csv=csv_path,
+        data=data_dir,
+        split=split,
+        tta=tta,
+        out_dir=out_dir,
+        unsafe=unsafe,
+        parse_cache=False if no_cache else None,
     )
     if as_json:
         click.echo(json.dumps(result.to_dict()))
@@ -305,8 +328,17 @@ def evaluate(model, model_opt, csv_path, data_dir, split, tta, out_dir, as_json,
 )
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder. Default: exports/<run name>.")
 @click.option("--unsafe", is_flag=True, help="Allow .keras files with Lambda layers (only for files you trust).")
+@click.option(
+    "--no-cache",
+    "no_cache",
+    is_flag=True,
+    default=None,
+    help="Parse the CSV afresh and do not keep it in the per-user cache (~/.cache/kerfer, or $KERFER_CACHE_DIR).",
+)
 @_fail_cleanly
-def export(model, saved_model, tflite_kinds, csv_path, data_dir, calibration_samples, parity_split, out_dir, unsafe):
+def export(
+    model, saved_model, tflite_kinds, csv_path, data_dir, calibration_samples, parity_split, out_dir, unsafe, no_cache
+):
     """Export a trained model to SavedModel and TFLite, with a parity report.
 
     MODEL is a run directory (its best.keras) or a .keras file. The report compares each
@@ -330,6 +362,7 @@ def export(model, saved_model, tflite_kinds, csv_path, data_dir, calibration_sam
         calibration_samples=calibration_samples,
         parity_split=split,
         unsafe=unsafe,
+        parse_cache=False if no_cache else None,
     )
     for kind, path in result.files.items():
         if kind != "keras":

@@ -110,6 +110,7 @@ def evaluate(
     out_dir: str | os.PathLike | None = None,
     batch_size: int = 256,
     unsafe: bool = False,
+    parse_cache: bool | None = None,
 ) -> EvalResult:
     """Evaluates a model on a FER2013 split (``csv``) or an image-folder split (``data``).
 
@@ -121,7 +122,7 @@ def evaluate(
 
     model_path = resolve_model_path(model)
     clf = Classifier(model_path, unsafe=unsafe)
-    images, labels = split_loader(csv, data, clf.contract)(split)
+    images, labels = split_loader(csv, data, clf.contract, parse_cache)(split)
     predict = clf.predict_faces
     plain = classification_report(labels, predict_batches(predict, images, batch_size), clf.class_names)
     tta_report = None
@@ -138,7 +139,9 @@ def evaluate(
     return EvalResult(str(model_path), split, plain, tta_report, files)
 
 
-def split_loader(csv, data, contract) -> Callable[[str], tuple[np.ndarray, np.ndarray]]:
+def split_loader(
+    csv, data, contract, parse_cache: bool | None = None
+) -> Callable[[str], tuple[np.ndarray, np.ndarray]]:
     """``split name → (images, labels)`` in the model's classes; a CSV is parsed only once.
 
     FER2013 CSVs give FER2013 labels, or FER+ majority labels (from ``fer2013new.csv`` beside
@@ -152,7 +155,7 @@ def split_loader(csv, data, contract) -> Callable[[str], tuple[np.ndarray, np.nd
         from kerfer.data.ferplus import FERPLUS_CLASSES, ferplus_arrays, ferplus_csv_beside, join_ferplus
         from kerfer.labels import FER2013_CLASSES
 
-        table = read_fer2013(csv)
+        table = read_fer2013(csv, cache=parse_cache)
         if set(names) <= set(FER2013_CLASSES):
             return lambda split: table_arrays(table, split, names)[:2]
         if tuple(names) == FERPLUS_CLASSES:

@@ -113,6 +113,7 @@ def export(
     parity_split: str | None = None,
     latency_runs: int = 200,
     unsafe: bool = False,
+    parse_cache: bool | None = None,
 ) -> ExportResult:
     """Exports a trained model (a run directory or ``.keras`` file) into ``out_dir``.
 
@@ -154,7 +155,7 @@ def export(
     if "int8" in kinds or parity_split:
         if csv is None and data is None:
             raise ValueError("calibration and parity need data: pass --csv (FER2013) or --data (image folder)")
-        load = split_loader(csv, data if csv is None else None, contract)  # parses a CSV once for both
+        load = split_loader(csv, data if csv is None else None, contract, parse_cache)  # parses a CSV once for both
     calib = None
     if "int8" in kinds:
         x, y = load(calibration_split or _default_train_split(csv, data))

@@ -69,6 +69,8 @@ class TrainConfig:
     image_size: int = 48
     color_mode: Literal["grayscale", "rgb"] = "grayscale"
     on_bad_row: Literal["error", "skip"] = "error"
+    parse_cache: bool = True
+    """Reuse (and keep) the parsed CSV in the per-user cache (``kerfer.data.cache``)."""
     init_from: str | None = None
     """Start from these weights: "shipped" (kerfer's float FER2013 weights), a run directory or a
     .keras file of the same architecture. A head for other classes starts new: fine-tuning."""
@@ -211,7 +213,7 @@ def load_splits(cfg: TrainConfig) -> Splits:
     if cfg.csv:
         from kerfer.data.fer2013 import read_fer2013, table_arrays
 
-        table = read_fer2013(cfg.csv, on_bad_row=cfg.on_bad_row, progress=sys.stdout.isatty())
+        table = read_fer2013(cfg.csv, on_bad_row=cfg.on_bad_row, progress=sys.stdout.isatty(), cache=cfg.parse_cache)
         if cfg.labels == "ferplus":
             from kerfer.data.ferplus import ferplus_arrays, join_ferplus
 

@@ -2,11 +2,14 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# The parse cache of the test session lives in a temporary folder, never in the user's ~/.cache.
+os.environ["KERFER_CACHE_DIR"] = tempfile.mkdtemp(prefix="kerfer-test-cache-")
 sys.path.insert(0, str(Path(__file__).parent))
 
 from fakedata import tiny_fer_csv  # noqa: E402

@@ -1,9 +1,10 @@
 """FER2013 CSV (``emotion,pixels,Usage``) → in-memory arrays → ``tf.data``.
 
-The CSV is parsed once, with vectorised ``tf.data`` string ops (no pandas, no images on
-disk), into a :class:`Fer2013Table` of uint8 arrays (the full file is 83 MB in memory).
-Parsing eagerly is what lets every bad row be reported with its file and line number
-as an ordinary Python exception, and makes every later epoch free.
+The CSV is parsed once (no pandas, no images on disk) into a :class:`Fer2013Table` of uint8
+arrays (the full file is 83 MB in memory): by a vectorised NumPy pass when the file is in the
+canonical Kaggle layout, else by vectorised ``tf.data`` string ops that report every bad row
+with its file and line number as an ordinary Python exception. Parsed arrays are cached per
+file, and every later epoch over them is free.
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ import re
 import warnings
 import zlib
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import tensorflow as tf
 
 from kerfer.errors import BadRow, DataError
 from kerfer.labels import FER2013_CLASSES, FER2013_SPLITS, IMAGE_SIZE
+
+if TYPE_CHECKING:  # pragma: no cover
+    import tensorflow as tf
 
 NUM_PIXELS = IMAGE_SIZE * IMAGE_SIZE
 EXPECTED_COLUMNS = ("emotion", "pixels", "Usage")
@@ -87,11 +90,15 @@ def _column_order(path: str, header: str) -> tuple[int, int, int]:
 
 
 def _unquote(s: tf.Tensor) -> tf.Tensor:
+    import tensorflow as tf
+
     return tf.strings.regex_replace(tf.strings.strip(s), r'^"(.*)"$', r"\1")
 
 
 def _make_parser(cols: tuple[int, int, int]):
     """Builds the per-batch parser; returns per-row error codes and the valid rows' data."""
+    import tensorflow as tf
+
     c_label, c_pixels, c_usage = cols
     usage_names = tf.constant(list(FER2013_SPLITS))
 
@@ -234,17 +241,66 @@ def read_fer2013(
     *,
     on_bad_row: OnBadRow = "error",
     progress: bool = False,
+    cache: bool | None = None,
 ) -> Fer2013Table:
-    """Parses a FER2013 CSV (plain or gzip) with tf.data into a :class:`Fer2013Table`.
+    """Parses a FER2013 CSV (plain or gzip) into a :class:`Fer2013Table`.
 
-    Raises :class:`DataError` naming the file and line of the first bad row; with
-    ``on_bad_row="skip"`` bad rows are dropped, listed in ``table.skipped`` and counted
-    in a warning instead.
+    A well-formed file (the Kaggle file as published) is parsed by a vectorised NumPy pass
+    over its bytes; anything irregular by the exact ``tf.data`` parser, which raises
+    :class:`DataError` naming the file and line of the first bad row, or with
+    ``on_bad_row="skip"`` drops bad rows, lists them in ``table.skipped`` and warns with the
+    count. The parsed arrays are cached per file (:mod:`kerfer.data.cache`; ``cache=False``
+    or ``KERFER_NO_CACHE=1`` turns that off), so later loads take well under a second.
     """
+    from kerfer.data import cache as parse_cache
+
     if on_bad_row not in ("error", "skip"):
         raise ValueError(f"on_bad_row must be 'error' or 'skip', not {on_bad_row!r}")
     path = os.fspath(path)
     header, gz = _read_header(path)
+    use_cache = parse_cache.enabled(cache)
+    hit = parse_cache.load(path) if use_cache else None
+    if hit is not None:
+        arrays, skipped = hit
+    else:
+        arrays, skipped = _parse(path, header, gz, on_bad_row, progress)
+        if use_cache:
+            parse_cache.save(path, arrays, skipped)
+    bad = tuple(BadRow(line, problem) for line, problem in skipped)
+    if bad and on_bad_row == "error":
+        raise DataError(f"{path}, line {bad[0].line}: {bad[0].problem}")
+    if not len(arrays["labels"]):
+        if bad:
+            raise DataError(
+                f"{path}: no valid rows ({len(bad)} bad rows skipped; first: line {bad[0].line}: {bad[0].problem})"
+            )
+        raise DataError(f"{path}: has a header but no data rows")
+    if bad:
+        warnings.warn(
+            f"{path}: skipped {len(bad)} bad rows (first: line {bad[0].line}: {bad[0].problem})", stacklevel=2
+        )
+    return Fer2013Table(path=path, skipped=bad, **arrays)
+
+
+def _parse(path: str, header: str, gz: bool, on_bad_row: OnBadRow, progress: bool):
+    """``(arrays, skipped rows)``: the NumPy fast path when the file is canonical, else the exact parser."""
+    from kerfer.data.fastparse import parse_canonical, read_bytes
+
+    raw = read_bytes(path) if header == "emotion,pixels,Usage" else None
+    fast = parse_canonical(raw) if raw is not None else None
+    del raw
+    if fast is not None:
+        images, labels, usage = fast
+        n = len(labels)
+        rows = np.arange(n, dtype=np.int64)
+        return {"images": images, "labels": labels, "usage": usage, "rows": rows, "lines": rows + 2}, []
+    return _parse_exact(path, header, gz, on_bad_row, progress)
+
+
+def _parse_exact(path: str, header: str, gz: bool, on_bad_row: OnBadRow, progress: bool):
+    """The line-numbered ``tf.data`` parser: every check, every irregular layout, exact messages."""
+    import tensorflow as tf
+
     cols = _column_order(path, header)
     lines = tf.data.TextLineDataset(path, compression_type="GZIP" if gz else None)
     ds = (
@@ -278,27 +334,25 @@ def read_fer2013(
         raise DataError(f"{path}: the file is truncated or corrupt ({e.message.splitlines()[0]})") from e
     except tf.errors.OpError as e:
         raise DataError(f"{path}: cannot be parsed ({e.message.splitlines()[0]})") from e
-    if not labels or not sum(len(x) for x in labels):
-        if skipped:
-            raise DataError(
-                f"{path}: no valid rows ({len(skipped)} bad rows skipped; first: line {skipped[0].line}: {skipped[0].problem})"
-            )
-        raise DataError(f"{path}: has a header but no data rows")
-    if skipped:
-        warnings.warn(
-            f"{path}: skipped {len(skipped)} bad rows (first: line {skipped[0].line}: {skipped[0].problem})",
-            stacklevel=2,
-        )
+    if not labels:
+        empty = np.zeros(0, np.int64)
+        arrays = {
+            "images": np.zeros((0, IMAGE_SIZE, IMAGE_SIZE, 1), np.uint8),
+            "labels": empty.astype(np.int32),
+            "usage": empty.astype(np.int8),
+            "rows": empty,
+            "lines": empty,
+        }
+        return arrays, [(b.line, b.problem) for b in skipped]
     all_lines = np.concatenate(line_nos).astype(np.int64)
-    return Fer2013Table(
-        path=path,
-        images=np.concatenate(images),
-        labels=np.concatenate(labels).astype(np.int32),
-        usage=np.concatenate(usage).astype(np.int8),
-        rows=_data_row_positions(all_lines, skipped),
-        lines=all_lines,
-        skipped=tuple(skipped),
-    )
+    arrays = {
+        "images": np.concatenate(images),
+        "labels": np.concatenate(labels).astype(np.int32),
+        "usage": np.concatenate(usage).astype(np.int8),
+        "rows": _data_row_positions(all_lines, skipped),
+        "lines": all_lines,
+    }
+    return arrays, [(b.line, b.problem) for b in skipped]
 
 
 def _data_row_positions(good_lines: np.ndarray, skipped: list[BadRow]) -> np.ndarray:
@@ -373,6 +427,7 @@ def load_fer2013(
     augment=None,
     dtype: str = "uint8",
     on_bad_row: OnBadRow = "error",
+    parse_cache: bool | None = None,
 ) -> tf.data.Dataset:
     """FER2013 CSV → ``tf.data.Dataset`` of ``(image (48, 48, 1), label)``.
 
@@ -384,7 +439,7 @@ def load_fer2013(
     """
     from kerfer.data.pipeline import make_dataset
 
-    table = read_fer2013(path, on_bad_row=on_bad_row)
+    table = read_fer2013(path, on_bad_row=on_bad_row, cache=parse_cache)
     images, labels, _ = table_arrays(table, split, classes)
     return make_dataset(
         images,
