@@ -45,7 +45,7 @@ n = len(read_fer2013(PATH))
 
 
 def timed(name: str, path: str, cache_dir: str) -> tuple[float, int]:
-    code = "import time\nPATH = %r\n%s\nprint(time.perf_counter() - t, n)" % (path, CODE[name])
+    code = f"import time\nPATH = {path!r}\n{CODE[name]}\nprint(time.perf_counter() - t, n)"
     env = {**os.environ, "KERFER_CACHE_DIR": cache_dir, "TF_CPP_MIN_LOG_LEVEL": "3"}
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     seconds, n = r.stdout.split()[-2:]
