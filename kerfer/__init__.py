@@ -42,7 +42,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def __getattr__(name: str) -> Any:
     if name in _API:
-        module = importlib.import_module(_API[name])
+        try:
+            module = importlib.import_module(_API[name])
+        except ModuleNotFoundError as e:  # a runtime-only install asked for a training-kit feature
+            from kerfer.kit import as_missing_kit
+
+            raise (as_missing_kit(e, f"kerfer.{name}") or e) from None
         return getattr(module, name)
     raise AttributeError(f"module 'kerfer' has no attribute '{name}'")
 

@@ -13,6 +13,15 @@ from typing import Any
 
 import click
 
+from kerfer.kit import (
+    TRAIN_INSTALL,
+    TRAINING_COMMANDS,
+    MissingTrainingKit,
+    as_missing_kit,
+    missing_training_packages,
+    require_training_kit,
+)
+
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
@@ -30,6 +39,11 @@ def _fail_cleanly(fn):
 
         try:
             return fn(*args, **kwargs)
+        except ModuleNotFoundError as e:
+            missing = as_missing_kit(e, f"kerfer {fn.__name__}")
+            if missing is None:
+                raise
+            raise KerferError(str(missing)) from e
         except (DataError, FileNotFoundError, FileExistsError, PermissionError, ValueError, RuntimeError) as e:
             raise KerferError(str(e)) from e
         except OSError as e:
@@ -38,7 +52,38 @@ def _fail_cleanly(fn):
     return wrapper
 
 
-@click.group(context_settings=CONTEXT)
+def _needs_training_kit(fn):
+    """For commands that need TensorFlow: one line with the install command when it is missing."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            require_training_kit(f"kerfer {fn.__name__}")
+        except MissingTrainingKit as e:
+            raise KerferError(str(e)) from None
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+class KerferGroup(click.Group):
+    """Lists the commands in two groups, saying whether this install can run the training ones."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        commands = [(n, c) for n in self.list_commands(ctx) if (c := self.get_command(ctx, n)) and not c.hidden]
+        limit = formatter.width - 6 - max(len(n) for n, _ in commands)
+        runtime = [(n, c.get_short_help_str(limit)) for n, c in commands if n not in TRAINING_COMMANDS]
+        training = [(n, c.get_short_help_str(limit)) for n, c in commands if n in TRAINING_COMMANDS]
+        with formatter.section("Runtime commands (any install)"):
+            formatter.write_dl(runtime)
+        missing = missing_training_packages()
+        state = f"not in this install: {TRAIN_INSTALL}" if missing else "installed"
+        with formatter.section(f"Training commands (need the training kit, TensorFlow; {state})"):
+            formatter.write_dl(training)
+
+
+@click.group(cls=KerferGroup, context_settings=CONTEXT)
 @click.version_option(package_name="kerfer")
 def main() -> None:
     """kerfer: facial expression recognition with Keras.
@@ -185,6 +230,7 @@ def _class_weight_power(value: str) -> float:
 )
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last finished epoch.")
 @_fail_cleanly
+@_needs_training_kit
 def train(config_file, run_dir, resume, **flags):
     """Train a model on FER2013 (--csv) or an image folder (--data).
 
@@ -265,6 +311,7 @@ def _config_from_flags(config_cls, config_file: str | None, flags: dict[str, Any
     help="Parse the CSV afresh and do not keep it in the per-user cache (~/.cache/kerfer, or $KERFER_CACHE_DIR).",
 )
 @_fail_cleanly
+@_needs_training_kit
 def evaluate(model, model_opt, csv_path, data_dir, split, tta, out_dir, as_json, unsafe, no_cache):
     """Evaluate a model: accuracy, per-class precision/recall/F1, confusion matrix.
 
@@ -336,6 +383,7 @@ def evaluate(model, model_opt, csv_path, data_dir, split, tta, out_dir, as_json,
     help="Parse the CSV afresh and do not keep it in the per-user cache (~/.cache/kerfer, or $KERFER_CACHE_DIR).",
 )
 @_fail_cleanly
+@_needs_training_kit
 def export(
     model, saved_model, tflite_kinds, csv_path, data_dir, calibration_samples, parity_split, out_dir, unsafe, no_cache
 ):
@@ -580,6 +628,7 @@ def doctor() -> None:
 
 
 @main.command(context_settings=CONTEXT)
+@_needs_training_kit
 def archs() -> None:
     """List the model architectures, their parameter counts and shipped pretrained weights."""
     from kerfer.models import build_model, list_architectures

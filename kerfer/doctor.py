@@ -15,6 +15,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from kerfer.kit import TFLITE_INSTALL, TRAIN_INSTALL, TRAINING_COMMANDS, missing_training_packages
+
 
 @dataclasses.dataclass(frozen=True)
 class Check:
@@ -41,7 +43,7 @@ def _package(name: str, module: str, fix: str) -> Callable[[], Check]:
 
 TF_FIX = (
     "needed by train, evaluate, export and .keras/SavedModel models (not by predict/live with a .tflite): "
-    "pip install tensorflow"
+    + TRAIN_INSTALL
 )
 
 
@@ -49,6 +51,21 @@ def check_kerfer() -> Check:
     import kerfer
 
     return Check("kerfer", True, f"{kerfer.__version__} at {Path(kerfer.__file__).parent}")
+
+
+def check_commands() -> Check:
+    """Which kerfer commands this install can run: all, or the runtime ones only."""
+    runtime = "predict, live, doctor"
+    training = ", ".join(TRAINING_COMMANDS)
+    missing = missing_training_packages()
+    if not missing:
+        return Check("commands", True, f"all: {runtime}, {training}")
+    return Check(
+        "commands",
+        False,
+        f"runtime only: {runtime}; {training} need the training kit ({', '.join(missing)} missing)",
+        TRAIN_INSTALL + " (not needed to run .tflite models)",
+    )
 
 
 def check_python() -> Check:
@@ -145,7 +162,7 @@ def check_shipped_model() -> Check:
             "shipped model",
             False,
             str(e).splitlines()[0][:120],
-            "reinstall kerfer; the runtime needs ai-edge-litert (or TensorFlow): pip install ai-edge-litert",
+            f"reinstall kerfer; the runtime needs a TFLite interpreter: {TFLITE_INSTALL}",
         )
 
 
@@ -192,12 +209,13 @@ def check_camera() -> Check:
 def checks() -> list[Callable[[], Check]]:
     return [
         check_kerfer,
+        check_commands,
         check_python,
         _package("NumPy", "numpy", "pip install numpy"),
         _package("OpenCV", "cv2", "pip install 'opencv-python>=4.8,<5'"),
         _package("LiteRT", "ai_edge_litert", "pip install ai-edge-litert (fast TF-free .tflite runtime)"),
         _package("TensorFlow", "tensorflow", TF_FIX),
-        _package("Keras", "keras", "pip install keras (comes with tensorflow)"),
+        _package("Keras", "keras", TRAIN_INSTALL),
         check_devices,
         check_auto_choices,
         check_haar,

@@ -11,6 +11,7 @@ from kerfer.cli import main
 
 NAMES = [
     "kerfer",
+    "commands",
     "NumPy",
     "OpenCV",
     "LiteRT",
@@ -46,7 +47,7 @@ def test_doctor_prints_every_check(monkeypatch):
     assert r.exit_code == 0, r.output
     rows = _rows(r.output)
     assert set(NAMES) <= set(rows), r.output
-    for name in ("kerfer", "NumPy", "OpenCV", "TensorFlow", "Keras", "Haar face detector", "shipped model"):
+    for name in ("kerfer", "commands", "NumPy", "OpenCV", "TensorFlow", "Keras", "Haar face detector", "shipped model"):
         assert rows[name].startswith("✓"), r.output
     assert tf.__version__ in rows["TensorFlow"]
     expected = choose_precision("auto", tf.config.list_physical_devices("GPU"))
@@ -70,5 +71,7 @@ def test_doctor_without_tensorflow_or_litert():
     assert set(NAMES) <= set(rows), out.stdout
     for name in ("TensorFlow", "Keras", "LiteRT", "devices", "auto choices", "shipped model"):
         assert rows[name].startswith("✗"), out.stdout
-    assert "pip install tensorflow" in out.stdout and "pip install ai-edge-litert" in out.stdout
+    assert 'pip install "kerfer[train]"' in out.stdout and "pip install ai-edge-litert" in out.stdout
+    assert rows["commands"].startswith("✗"), out.stdout
+    assert "runtime only: predict, live, doctor; train, evaluate, export, archs need" in rows["commands"]
     assert rows["OpenCV"].startswith("✓") and rows["Haar face detector"].startswith("✓")

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from kerfer.contract import ModelContract
+from kerfer.kit import TFLITE_INSTALL, require_training_kit
 from kerfer.modelio import (  # noqa: F401  (re-exported: the public names lived here)
     DEFAULT_MODEL_NAME,
     ModelError,
@@ -72,18 +73,31 @@ class _TFLiteBackend:
 
 
 def _interpreter_class():
+    """LiteRT's interpreter; where it has no wheel, tflite-runtime's or TensorFlow's (same API)."""
     try:
         from ai_edge_litert.interpreter import Interpreter
 
         return Interpreter
     except ImportError:
-        import tensorflow as tf
+        pass
+    try:
+        from tflite_runtime.interpreter import Interpreter
 
-        return tf.lite.Interpreter
+        return Interpreter
+    except ImportError:
+        pass
+    try:
+        import tensorflow as tf
+    except ImportError:
+        raise ModelError(
+            f"running a .tflite model needs a TFLite interpreter and none is installed: {TFLITE_INSTALL}"
+        ) from None
+    return tf.lite.Interpreter
 
 
 class _KerasBackend:
     def __init__(self, path: Path, unsafe: bool):
+        require_training_kit(f"{path}: a .keras model", ("tensorflow", "keras"))
         import tensorflow as tf
 
         from kerfer.modelio import load_keras_model
@@ -101,6 +115,7 @@ class _KerasBackend:
 
 class _SavedModelBackend:
     def __init__(self, path: Path):
+        require_training_kit(f"{path}: a SavedModel", ("tensorflow",))
         import tensorflow as tf
 
         try:
