@@ -2,13 +2,16 @@
 PYTHON ?= python3
 SHARED ?= ../shared
 
-.PHONY: install install-dev test test-all lint bench bench-parse bench-train
+.PHONY: install install-dev test test-install test-all lint bench bench-parse bench-train
 
 install:            ## install kerfer and its test tools into the current Python
 	$(PYTHON) -m pip install -e ".[test]"
 
-test:               ## the default test run (CI runs exactly this)
-	$(PYTHON) -m pytest -q -m "not slow"
+test:               ## the default test run (offline; CI runs it, then test-install)
+	$(PYTHON) -m pytest -q -m "not slow and not install"
+
+test-install:       ## the runtime-only install in a fresh venv (needs the package registry)
+	$(PYTHON) -m pytest -q -m install
 
 test-all:           ## every test, the slow ones on the real data too
 	$(PYTHON) -m pytest -q
