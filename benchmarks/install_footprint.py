@@ -3,10 +3,11 @@ and the full training kit (``pip install ".[train]"``), each in a fresh venv fro
 
 For each: pip's wall time, the venv's size on disk (``du -sm``), the wall time of
 ``python -c "import kerfer.runtime"`` and of ``kerfer predict PHOTO`` (median of --repeats
-runs), then full/runtime ratios. Packages come from the registry through pip's cache.
+runs, the two installs taking turns), then full/runtime ratios. Packages come from the
+registry through pip's cache.
 
     python benchmarks/install_footprint.py --photo ../shared/media/two_people.jpg
-    python benchmarks/install_footprint.py --runtime-only       # skip the ~2.5 GB full install
+    python benchmarks/install_footprint.py --runtime-only       # skip the ~2.8 GB full install
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def _size_mb(path: Path) -> int:
     return int(subprocess.run(["du", "-sm", str(path)], capture_output=True, text=True, check=True).stdout.split()[0])
 
 
-def measure(profile: str, work: Path, photo: Path, repeats: int) -> dict[str, float]:
+def install(profile: str, work: Path) -> dict[str, float]:
+    """A fresh venv with one profile installed from a copy of this checkout: pip's wall time and the size."""
     src = work / "src"
     if not src.exists():
         src.mkdir()
@@ -51,6 +53,8 @@ def measure(profile: str, work: Path, photo: Path, repeats: int) -> dict[str, fl
             else:
                 shutil.copy2(s, src / name)
     venv = work / profile
+    if venv.exists():
+        shutil.rmtree(venv)
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, env=_env())
     start = time.perf_counter()
     pip = subprocess.run(
@@ -63,29 +67,42 @@ def measure(profile: str, work: Path, photo: Path, repeats: int) -> dict[str, fl
     log = pip.stdout + pip.stderr
     if pip.returncode or "dependency resolver" in log:
         sys.exit(f"{profile}: pip install failed or reported a resolver error:\n{log[-3000:]}")
-    python, kerfer = str(venv / "bin/python"), str(venv / "bin/kerfer")
-    _wall([kerfer, "predict", str(photo)], work)  # first run: .pyc files, disk cache
-    imports = [_wall([python, "-c", "import kerfer.runtime"], work) for _ in range(repeats)]
-    predicts = [_wall([kerfer, "predict", str(photo)], work) for _ in range(repeats)]
-    return {
-        "pip install s": pip_s,
-        "venv MB": _size_mb(venv),
-        "import kerfer.runtime s": statistics.median(imports),
-        "kerfer predict s": statistics.median(predicts),
+    return {"pip install s": pip_s, "venv MB": _size_mb(venv)}
+
+
+def start_up(profiles: list[str], work: Path, photo: Path, repeats: int) -> dict[str, dict[str, float]]:
+    """Median wall times, the profiles taking turns run by run (a busy machine slows both alike)."""
+    cmds = {
+        p: {
+            "import kerfer.runtime s": [str(work / p / "bin/python"), "-c", "import kerfer.runtime"],
+            "kerfer predict s": [str(work / p / "bin/kerfer"), "predict", str(photo)],
+        }
+        for p in profiles
     }
+    for p in profiles:  # warm-up: .pyc files, disk cache
+        for args in cmds[p].values():
+            _wall(args, work)
+    times: dict[str, dict[str, list[float]]] = {p: {k: [] for k in cmds[p]} for p in profiles}
+    for _ in range(repeats):
+        for p in profiles:
+            for k, args in cmds[p].items():
+                times[p][k].append(_wall(args, work))
+    return {p: {k: statistics.median(v) for k, v in times[p].items()} for p in profiles}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photo", type=Path, default=ROOT.parent / "shared" / "media" / "two_people.jpg")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--runtime-only", action="store_true")
     parser.add_argument("--keep", type=Path, help="Build the venvs here and keep them (default: a temp folder).")
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="kerfer-footprint-"))
     work.mkdir(parents=True, exist_ok=True)
     profiles = ["runtime"] if args.runtime_only else ["runtime", "full"]
-    results = {p: measure(p, work, args.photo.resolve(), args.repeats) for p in profiles}
+    results = {p: install(p, work) for p in profiles}
+    for p, timings in start_up(profiles, work, args.photo.resolve(), args.repeats).items():
+        results[p].update(timings)
     keys = list(results["runtime"])
     print(f"{'':26s}" + "".join(f"{p:>12s}" for p in profiles) + ("   full/runtime" if len(profiles) > 1 else ""))
     for k in keys:
