@@ -437,6 +437,11 @@ def _detector(
     )
 
 
+TTA_DEFAULT = True
+"""Flip TTA in predict/live by default: +1.2 points on PublicTest for under 10 % of the detector's time per
+frame (``benchmarks/tta_cost.py``; figures in docs/model_card.md)."""
+
+
 def detector_options(fn):
     opts = [
         click.option(
@@ -464,17 +469,23 @@ def detector_options(fn):
             help="Run directory, .keras, .tflite or SavedModel directory. Default: 'shipped' (the int8 model).",
         ),
         click.option("--unsafe", is_flag=True, help="Allow .keras files with Lambda layers (only if trusted)."),
+        click.option(
+            "--tta/--no-tta",
+            default=TTA_DEFAULT,
+            show_default=True,
+            help="Flip test-time augmentation: average each face with its mirror image (one batch).",
+        ),
     ]
     for opt in reversed(opts):
         fn = opt(fn)
     return fn
 
 
-def _pipeline(model_path, unsafe, margin, **det):
+def _pipeline(model_path, unsafe, margin, tta=TTA_DEFAULT, **det):
     from kerfer.runtime.classifier import Classifier
     from kerfer.runtime.pipeline import FacePipeline
 
-    return FacePipeline(Classifier(model_path, unsafe=unsafe), _detector(**det), margin=margin)
+    return FacePipeline(Classifier(model_path, unsafe=unsafe), _detector(**det), margin=margin, tta=tta)
 
 
 @main.command(context_settings=CONTEXT)

@@ -190,7 +190,9 @@ class Classifier:
     def channels(self) -> int:
         return self.contract.channels
 
-    def predict_faces(self, faces: np.ndarray) -> np.ndarray:
+    def predict_faces(self, faces: np.ndarray, tta: bool = False) -> np.ndarray:
+        """Probabilities for each face; with ``tta`` the mean of each face and its mirror image,
+        computed in one batch (faces and mirrors together) rather than two calls."""
         faces = np.asarray(faces)
         if faces.ndim == 3:
             faces = faces[..., None]
@@ -201,7 +203,11 @@ class Classifier:
             raise ModelError(
                 f"{self.path}: expects face crops of shape (N, {want[0]}, {want[1]}, {want[2]}), got {faces.shape}"
             )
-        return self.backend(faces)
+        if not tta:
+            return self.backend(faces)
+        n = len(faces)
+        probs = self.backend(np.concatenate([faces, faces[:, :, ::-1]]))
+        return (probs[:n] + probs[n:]) / 2.0
 
 
 def _checked_contract(path: Path, contract: ModelContract, labelled: bool, input_shape: tuple) -> ModelContract:

@@ -22,10 +22,13 @@ class Face:
 class FacePipeline:
     """Detects faces and classifies all of a frame's faces in one batch."""
 
-    def __init__(self, classifier: Classifier, detector: FaceDetector | None = None, margin: float = 0.1):
+    def __init__(
+        self, classifier: Classifier, detector: FaceDetector | None = None, margin: float = 0.1, tta: bool = False
+    ):
         self.classifier = classifier
         self.detector = detector or HaarDetector()
         self.margin = margin
+        self.tta = tta
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -39,7 +42,7 @@ class FacePipeline:
             return []
         c = self.classifier
         crops = crop_faces(frame, boxes, c.input_size, self.margin, c.channels)
-        probs = c.predict_faces(crops)
+        probs = c.predict_faces(crops, tta=self.tta)
         return [Face(b, p) for b, p in zip(boxes, probs)]
 
     def __call__(self, frame: np.ndarray) -> list[Face]:

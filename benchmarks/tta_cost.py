@@ -1,0 +1,90 @@
+"""What flip TTA costs per frame, beside what the face detector costs, in one run.
+
+    python benchmarks/tta_cost.py [--model MODEL] [--media ../shared/media]
+
+Times the classifier (1 thread) on 1 and on 4 faces, plain and with ``tta=True`` (faces and
+mirrors in one batch), taking turns, and the default detector of ``kerfer predict``/``live``
+(Haar at 320 px) per frame on the shared clips. Prints the extra milliseconds TTA adds and
+that extra as a share of the detector's time per frame. kerfer's rule: TTA is the default only
+when its extra cost for a typical frame (1-4 faces) is under 10 % of the detector's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def frames(path: Path, limit: int = 120) -> list[np.ndarray]:
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    out = []
+    while len(out) < limit:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        out.append(frame)
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default=None, help="default: the shipped int8 model")
+    ap.add_argument("--media", default="../shared/media")
+    ap.add_argument("--runs", type=int, default=1000)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+
+    from kerfer.exporting import call_times
+    from kerfer.runtime import Classifier
+    from kerfer.runtime.detect import HaarDetector
+
+    clf = Classifier(args.model, num_threads=1)
+    rng = np.random.default_rng(0)
+    cases = {}
+    for n in (1, 4):
+        faces = rng.integers(0, 256, (n, clf.input_size, clf.input_size, clf.channels), dtype=np.uint8)
+        cases[f"{n} face{'s' if n > 1 else ''}"] = faces
+    times: dict[tuple[str, bool], list[float]] = {(k, t): [] for k in cases for t in (False, True)}
+    for _ in range(args.rounds):
+        for (name, tta), out in times.items():
+            out.extend(call_times(lambda x, tta=tta: clf.predict_faces(x, tta=tta), cases[name], args.runs, warmup=50))
+    ms = {key: float(np.median(v)) * 1000 for key, v in times.items()}
+
+    detector = HaarDetector()
+    det_ms = {}
+    for clip in ("short_hamilton_clip.mp4", "test.mp4"):
+        path = Path(args.media) / clip
+        if not path.exists():
+            continue
+        video = frames(path)
+        t = time.perf_counter()
+        for frame in video:
+            detector.detect(frame)
+        det_ms[clip] = (time.perf_counter() - t) / len(video) * 1000
+
+    print(f"classifier {clf.path.name}, 1 thread (median ms per call):")
+    for name in cases:
+        plain, tta = ms[(name, False)], ms[(name, True)]
+        print(f"  {name}: plain {plain:.3f} ms, TTA {tta:.3f} ms, extra {tta - plain:.3f} ms ({tta / plain:.2f}x)")
+    if not det_ms:
+        print(f"(no clips in {args.media}: detector not timed)")
+        return 0
+    print("detector (Haar, 320 px), ms per frame:")
+    for clip, d in det_ms.items():
+        print(f"  {clip}: {d:.2f} ms")
+    worst_extra = max(ms[(n, True)] - ms[(n, False)] for n in cases)
+    fastest_detector = min(det_ms.values())
+    share = worst_extra / fastest_detector
+    print(f"TTA's extra cost, 4 faces, against the fastest detector frame: {share:.1%}")
+    print(f"rule (default on below 10 %): {'default ON' if share < 0.10 else 'default OFF'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
