@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -244,7 +245,13 @@ def train(config_file, run_dir, resume, **flags):
     """
     import kerfer.training as t
 
-    cfg = None if resume else _config_from_flags(t.TrainConfig, config_file, flags)
+    cfg = None
+    saved = os.path.join(run_dir, "config.json")
+    if not resume:
+        cfg = _config_from_flags(t.TrainConfig, config_file, flags)
+    elif (config_file or any(v not in (None, ()) for v in flags.values())) and os.path.exists(saved):
+        # Flags with --resume: laid over the run's own config; train() refuses all but a few changes.
+        cfg = _config_from_flags(t.TrainConfig, config_file, flags, start=t.TrainConfig.from_file(saved))
     try:
         t.train(cfg, run_dir, resume=resume)
     except t.TrainingInterrupted as e:
@@ -252,14 +259,20 @@ def train(config_file, run_dir, resume, **flags):
         sys.exit(130)
 
 
-def _config_from_flags(config_cls, config_file: str | None, flags: dict[str, Any]):
-    """The JSON config (if any), overridden by every flag given on the command line."""
-    base: dict[str, Any] = {}
+def _config_from_flags(config_cls, config_file: str | None, flags: dict[str, Any], start=None):
+    """The JSON config (if any), overridden by every flag given on the command line; all of it
+    laid over ``start`` (the saved config of a run being resumed) when given."""
+    import dataclasses
+
+    base: dict[str, Any] = dataclasses.asdict(start) if start is not None else {}
     if config_file:
         try:
-            base = json.loads(open(config_file).read())
+            loaded = json.loads(open(config_file).read())
         except json.JSONDecodeError as e:
             raise KerferError(f"{config_file}: not valid JSON ({e})") from e
+        if not isinstance(loaded, dict):
+            raise KerferError(f"{config_file}: a config must be a JSON object {{...}}, got {type(loaded).__name__}")
+        base = {**base, **loaded}
     csv_path, data_dir = flags.pop("csv_path"), flags.pop("data_dir")
     arch_option, classes = flags.pop("arch_option"), flags.pop("classes")
     class_weights, no_augment, val_split = flags.pop("class_weights"), flags.pop("no_augment"), flags.pop("val_split")
@@ -511,10 +524,19 @@ def predict(images, as_json, save_annotated, model_path, unsafe, margin, **det):
 
     pipe = _pipeline(model_path, unsafe, margin, **det)
     names = pipe.class_names
-    failed = 0
+    failed = done = 0
+    for image in images:
+        if os.path.isdir(image):
+            from kerfer.runtime.predict import expand_paths, skipped_note
+
+            note = skipped_note(Path(image))
+            if note and expand_paths([image]):
+                click.echo(f"{image}: {note}", err=True)
     for r in predict_images(images, pipe, save_annotated):
         if r.error:
             failed += 1
+        else:
+            done += 1
         if as_json:
             rec = {
                 "file": r.path,
@@ -542,7 +564,7 @@ def predict(images, as_json, save_annotated, model_path, unsafe, margin, **det):
             rest = "  ".join(f"{n} {p:.0%}" for n, p in top[1:])
             x, y, w, h = f.box
             click.echo(f"{r.path}: face {i + 1} at ({x},{y},{w}x{h}): {top[0][0]} {top[0][1]:.0%}   ({rest})")
-    if failed:
+    if failed or not done:
         sys.exit(1)
 
 

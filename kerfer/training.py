@@ -85,12 +85,27 @@ class TrainConfig:
     follow each target's top class, which stays the label for ``w <= 0.5``."""
 
     def validate(self) -> None:
+        """Every check that needs no data or TensorFlow: types, ranges, combinations."""
+        from kerfer.schema import check_fields
+
+        check_fields(self)
+        if self.augment is not None:
+            check_fields(self.augment, "config key 'augment'")
         if (self.csv is None) == (self.data is None):
             raise ValueError("give exactly one data source: a FER2013 CSV (--csv) or an image folder (--data)")
-        if self.epochs < 1:
-            raise ValueError("epochs must be at least 1")
-        if self.batch_size < 1:
-            raise ValueError("batch size must be at least 1")
+        for key, (low, inclusive), high in _RANGES:
+            value = getattr(self, key)
+            if value is None:
+                continue
+            above = value >= low if inclusive else value > low
+            if not above or (high is not None and value > high):
+                bound = ("at least " if inclusive else "more than ") + f"{low:g}"
+                bound += f" and at most {high:g}" if high is not None else ""
+                raise ValueError(f"config key '{key}': got {value!r}, expected a value {bound}")
+        if self.classes is not None and len(set(self.classes)) < 2 and not isinstance(self.classes, dict):
+            raise ValueError(f"--classes needs at least 2 classes, got {', '.join(self.classes) or 'none'}")
+        if isinstance(self.classes, dict) and len(set(self.classes.values())) < 2:
+            raise ValueError("--classes must map to at least 2 classes")
         if self.labels == "ferplus" and not self.ferplus_csv:
             raise ValueError("--labels ferplus needs --ferplus-csv (fer2013new.csv or .csv.gz)")
         if self.init_from in ("shipped", "fer2013"):
@@ -117,16 +132,24 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        if not isinstance(d, dict):
+            raise ValueError(f"a config must be a JSON object {{...}}, got {type(d).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
             raise ValueError(f"unknown config keys: {', '.join(unknown)}")
         d = dict(d)
         if isinstance(d.get("augment"), dict):
-            d["augment"] = AugmentConfig(**d["augment"])
+            from kerfer.schema import build
+
+            d["augment"] = build(AugmentConfig, d["augment"], "config key 'augment'")
         elif d.get("augment") is False:
             d["augment"] = None
-        return cls(**d)
+        cfg = cls(**d)
+        from kerfer.schema import check_fields
+
+        check_fields(cfg)
+        return cfg
 
     @classmethod
     def from_file(cls, path: str | os.PathLike) -> TrainConfig:
@@ -134,6 +157,22 @@ class TrainConfig:
             return cls.from_dict(json.loads(Path(path).read_text()))
         except json.JSONDecodeError as e:
             raise ValueError(f"{path}: not valid JSON ({e})") from e
+
+
+# (key, (lowest, lowest allowed?), highest or None): ranges of the numeric config values.
+_RANGES: tuple[tuple[str, tuple[float, bool], float | None], ...] = (
+    ("epochs", (1, True), None),
+    ("batch_size", (1, True), None),
+    ("learning_rate", (0, True), None),
+    ("weight_decay", (0, True), None),
+    ("warmup_epochs", (0, True), None),
+    ("plateau_patience", (0, True), None),
+    ("plateau_factor", (0, False), 1.0),
+    ("label_smoothing", (0, True), 0.99),
+    ("class_weight_power", (0, True), 1.0),
+    ("early_stopping_patience", (1, True), None),
+    ("image_size", (8, True), None),
+)
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -408,26 +447,78 @@ def _callbacks(cfg: TrainConfig, run_dir: Path, has_val: bool, backup: str = "ba
     return cbs
 
 
-def prepare_run_dir(run_dir: str | os.PathLike, cfg: TrainConfig | None, resume: bool) -> TrainConfig:
-    """Creates the run directory, or reloads its config to resume; returns the config to use."""
+# What a resume may change: more epochs, and where the data now lives.
+RESUMABLE = ("epochs", "csv", "data", "ferplus_csv")
+
+
+def resolve_run_config(run_dir: str | os.PathLike, cfg: TrainConfig | None, resume: bool) -> TrainConfig:
+    """The config a run uses; reads nothing but ``config.json`` and writes nothing.
+
+    A new run refuses a run directory that already holds one. A resume uses the saved config;
+    a ``cfg`` given with it may change only :data:`RESUMABLE` keys (extend the epochs, point
+    at moved data); any other difference is refused, naming the keys.
+    """
     run_dir = Path(run_dir)
     saved = run_dir / "config.json"
     if resume:
         if not saved.exists():
             raise FileNotFoundError(f"{run_dir}: no config.json to resume from (start the run without --resume)")
-        return TrainConfig.from_file(saved)
+        old = TrainConfig.from_file(saved)
+        if cfg is None:
+            return old
+        changed = [
+            f.name
+            for f in dataclasses.fields(TrainConfig)
+            if f.name not in RESUMABLE and getattr(cfg, f.name) != getattr(old, f.name)
+        ]
+        if changed:
+            raise ValueError(
+                f"--resume continues {run_dir} as configured; it can only change "
+                f"{', '.join(RESUMABLE)}, not {', '.join(changed)} (start a new run with another --out)"
+            )
+        from kerfer.callbacks import read_history
+
+        done = len(read_history(run_dir / "history.csv").get("epoch", []))
+        if cfg.epochs < done:
+            raise ValueError(f"--epochs {cfg.epochs}: {run_dir} has already trained {done} epochs")
+        return _absolute_paths(cfg)
     if cfg is None:
         raise ValueError("a TrainConfig is needed to start a new run")
     if saved.exists():
         raise FileExistsError(f"{run_dir} already holds a run: add --resume to continue it, or choose another --out")
+    return _absolute_paths(cfg)
+
+
+def _absolute_paths(cfg: TrainConfig) -> TrainConfig:
+    """Data paths made absolute, so that a resume from another directory finds them."""
+    paths = {k: str(Path(v).absolute()) for k in ("csv", "data", "ferplus_csv") if (v := getattr(cfg, k))}
+    return dataclasses.replace(cfg, **paths)
+
+
+def write_run_config(run_dir: str | os.PathLike, cfg: TrainConfig) -> None:
+    """Creates the run directory and writes its ``config.json`` (atomically)."""
+    from kerfer.io import atomic_write_text
+
+    run_dir = Path(run_dir)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
-        from kerfer.io import atomic_write_text
-
-        atomic_write_text(saved, cfg.to_json())
+        atomic_write_text(run_dir / "config.json", cfg.to_json())
     except OSError as e:
         raise OSError(f"cannot write the run directory {run_dir}: {e.strerror or e}") from e
-    return cfg
+
+
+def check_splits(cfg: TrainConfig, splits: Splits) -> None:
+    """Refuses data a run cannot learn from: an empty training split, an empty validation split."""
+    source = cfg.csv or cfg.data
+    if not len(splits.x_train):
+        raise ValueError(f"{source}: the training split '{cfg.train_split}' has no images of the chosen classes")
+    if cfg.val_split and (splits.x_val is None or not len(splits.x_val)):
+        raise ValueError(
+            f"{source}: the validation split '{cfg.val_split}' has no images; name another with --val-split "
+            "(e.g. PublicTest, or your folder's split) or --val-split none"
+        )
+    if len(splits.class_names) < 2:
+        raise ValueError(f"{source}: found {len(splits.class_names)} class ({', '.join(splits.class_names)}); need 2+")
 
 
 def init_weights(model, source: str | os.PathLike, class_names: Sequence[str] | None = None) -> str:
@@ -492,7 +583,9 @@ def train(
     from kerfer.models import build_model
 
     run_dir = Path(run_dir)
-    cfg = prepare_run_dir(run_dir, config, resume)
+    # Nothing is written into run_dir until everything that can be checked has been: a failed
+    # start must leave no config.json behind to refuse the corrected retry.
+    cfg = resolve_run_config(run_dir, config, resume)
     cfg.validate()
     # First: multi-worker collectives must be set up before TensorFlow runs any op.
     strategy = _strategy(cfg.strategy)
@@ -502,19 +595,20 @@ def train(
     if not resume and "auto" in (cfg.precision, cfg.augment_on):
         # config.json records what `auto` chose: a resume on another machine must make the same
         # choice, since the checkpoint's variables depend on it (loss scaling, augmentation layers).
-        from kerfer.io import atomic_write_text
-
         cfg = dataclasses.replace(
             cfg,
             precision=choose_precision(cfg.precision, gpus),
             augment_on=choose_augment_on(cfg.augment_on, accelerators),
         )
-        atomic_write_text(run_dir / "config.json", cfg.to_json())
     keras.mixed_precision.set_global_policy(choose_precision(cfg.precision, gpus))
     augmenting = cfg.augment is not None and cfg.augment.any()
     on_device = augmenting and choose_augment_on(cfg.augment_on, accelerators) == "device"
 
+    from kerfer.models.registry import bind_options
+
+    bind_options(cfg.arch, cfg.arch_options)  # a misspelt --arch fails before the data is read
     splits = load_splits(cfg)
+    check_splits(cfg, splits)
     num_classes = len(splits.class_names)
     global_batch = cfg.batch_size
     steps_per_epoch = math.ceil(len(splits.x_train) / global_batch)
@@ -532,6 +626,7 @@ def train(
             from kerfer.data.augment import with_device_augmentation
 
             fit_model = with_device_augmentation(model, cfg.augment, seed=cfg.seed)
+    write_run_config(run_dir, cfg)
     _write_labels(run_dir, splits.class_names, shape)
 
     def compile_for(phase_cfg: TrainConfig, frozen: bool) -> None:

@@ -1,0 +1,108 @@
+"""Starting and resuming a run: nothing is written before everything is checked, config values
+are type- and range-checked, and --resume takes only the flags it can honour."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from fakedata import make_images, tiny_fer_csv, write_csv
+
+import kerfer
+from kerfer.cli import main
+from kerfer.training import TrainConfig
+
+TINY = ["--arch-option", "widths=[8,16,16,32]", "--arch-option", "stem_filters=4", "--batch-size", "32"]
+
+
+@pytest.fixture(scope="module")
+def tiny_csv(tmp_path_factory):
+    path, *_ = tiny_fer_csv(tmp_path_factory.mktemp("data") / "fer.csv", n=140)
+    return path
+
+
+def _train(*args):
+    return CliRunner().invoke(main, ["train", *map(str, args)])
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (["--arch", "vggg"], "vggg"),
+        (["--classes", "happy,nope"], "unknown class 'nope'"),
+        (["--classes", "happy"], "at least 2 classes"),
+        (["--val-split", "Nope"], "unknown split 'Nope'"),
+        (["--arch-option", "bogus=1"], "bogus"),
+        (["--init-from", "no/such/run"], "no/such/run"),
+        (["--lr", "-0.1"], "config key 'learning_rate': got -0.1"),
+    ],
+)
+def test_a_failed_start_writes_nothing(tmp_path, tiny_csv, bad, message):
+    run = tmp_path / "run"
+    r = _train("--csv", tiny_csv, "--epochs", 1, *TINY, *bad, "--out", run)
+    assert r.exit_code == 1 and message in r.output, r.output
+    assert not (run / "config.json").exists()
+
+
+def test_missing_data_and_missing_val_split_write_nothing(tmp_path):
+    run = tmp_path / "run"
+    r = _train("--csv", tmp_path / "nope.csv", "--out", run)
+    assert r.exit_code == 1 and "nope.csv" in r.output
+    images, labels = make_images(60, 0)
+    only_train = tmp_path / "train_only.csv"
+    write_csv(only_train, images, labels, ["Training"] * 60)
+    r = _train("--csv", only_train, *TINY, "--out", run)  # validation defaults to PublicTest
+    assert r.exit_code == 1 and "split 'PublicTest' is not in" in r.output, r.output
+    assert not run.exists()
+    with pytest.raises(ValueError, match="exactly one data source"):
+        kerfer.train(TrainConfig(csv=None), tmp_path / "api")
+    assert not (tmp_path / "api").exists()
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"epochs": "3"}, "config key 'epochs': got '3', expected an integer"),
+        ({"augment": True}, "config key 'augment': got True, expected an object with keys flip"),
+        ({"batch_size": 32.5}, "config key 'batch_size': got 32.5, expected an integer"),
+        ({"augment": {"flipp": True}}, "unknown keys flipp; allowed: flip, shift"),
+        ({"learning_rate": -0.1}, "config key 'learning_rate': got -0.1, expected a value at least 0"),
+        ({"optimizer": "adam"}, "config key 'optimizer': got 'adam', expected one of adamw, sgd"),
+        ({"label_smoothing": 1.5}, "config key 'label_smoothing'"),
+        ([1, 2], "a config must be a JSON object"),
+    ],
+)
+def test_config_values_are_type_and_range_checked(tmp_path, tiny_csv, config, message):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(config))
+    r = _train("--config", path, "--csv", tiny_csv, "--out", tmp_path / "run")
+    assert r.exit_code == 1 and message in r.output, r.output
+    assert "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+
+
+def test_resume_extends_epochs_takes_moved_data_and_refuses_other_flags(tmp_path, tiny_csv, monkeypatch):
+    import shutil
+
+    data = tmp_path / "data"
+    data.mkdir()
+    csv = shutil.copy(tiny_csv, data / "fer.csv")
+    monkeypatch.chdir(tmp_path)
+    r = _train("--csv", "data/fer.csv", "--epochs", 1, "--no-augment", *TINY, "--out", "run")
+    assert r.exit_code == 0, r.output
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["csv"] == str(tmp_path / "data" / "fer.csv")  # absolute: a resume from elsewhere finds it
+
+    r = _train("--out", "run", "--resume", "--epochs", 3, "--lr", 0.01, "--seed", 2)
+    assert r.exit_code == 1 and "not learning_rate, seed" in r.output, r.output
+
+    moved = tmp_path / "moved.csv"
+    shutil.move(csv, moved)
+    r = _train("--out", "run", "--resume", "--epochs", 2, "--csv", moved)
+    assert r.exit_code == 0, r.output
+    assert "trained 2 epochs" in r.output
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["epochs"] == 2 and saved["csv"] == str(moved)
+    r = _train("--out", "run", "--resume", "--epochs", 1)
+    assert r.exit_code == 1 and "already trained 2 epochs" in r.output
