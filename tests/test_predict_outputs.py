@@ -44,3 +44,26 @@ def test_folder_without_supported_images_says_what_was_skipped(tmp_path):
     cv2.imwrite(str(tmp_path / "gray.png"), np.full((60, 60), 128, np.uint8))
     r = CliRunner().invoke(main, ["predict", str(tmp_path)])  # one image read: a note, exit 0
     assert r.exit_code == 0 and "skipped 2 file(s)" in r.output and "gray.png: no face found" in r.output
+
+
+@needs_media
+def test_exif_orientation_is_honoured_in_predict_and_folders(tmp_path):
+    from PIL import Image
+
+    from kerfer.data.folders import read_image_folder
+    from kerfer.runtime.images import read_image
+
+    upright = cv2.imread(str(MEDIA / "obama.jpg"))
+    sideways = cv2.rotate(upright, cv2.ROTATE_90_COUNTERCLOCKWISE)  # how a phone stores a portrait shot
+    photo = Image.fromarray(cv2.cvtColor(sideways, cv2.COLOR_BGR2RGB))
+    exif = photo.getexif()
+    exif[0x0112] = 6  # Orientation: rotate 90 degrees clockwise to display
+    folder = tmp_path / "train" / "happy"
+    folder.mkdir(parents=True)
+    photo.save(folder / "portrait.jpg", exif=exif)
+    assert read_image(folder / "portrait.jpg").shape == upright.shape
+    r = CliRunner().invoke(main, ["predict", str(folder / "portrait.jpg")])
+    assert r.exit_code == 0 and "face 1 at" in r.output, r.output
+    x, _, _ = read_image_folder(tmp_path, "train", 48)
+    expected = cv2.resize(cv2.cvtColor(upright, cv2.COLOR_BGR2GRAY), (48, 48), interpolation=cv2.INTER_AREA)
+    assert np.abs(x[0, ..., 0].astype(int) - expected.astype(int)).mean() < 6

@@ -18,7 +18,9 @@ def read_image(path: str | os.PathLike, gray: bool = False) -> np.ndarray:
         data = np.fromfile(path, np.uint8)
     except OSError as e:
         raise ImageReadError(f"{path}: cannot read ({e.strerror or e})") from e
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    # ANYDEPTH | ANYCOLOR keeps 16-bit and grayscale files as they are, like IMREAD_UNCHANGED, but
+    # unlike it applies the EXIF orientation: a phone's portrait photo is stored sideways.
+    img = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR) if data.size else None
     if img is None:
         raise ImageReadError(f"{path}: cannot decode image (unreadable or not an image)")
     if img.dtype == np.uint16:
