@@ -583,7 +583,7 @@ def predict(images, as_json, save_annotated, model_path, unsafe, margin, **det):
 @click.option("--headless", is_flag=True, help="No window: log results (--output) and print a summary.")
 @click.option("--output", type=click.Path(dir_okay=False), help="Per-frame results: .jsonl (JSON lines) or .csv.")
 @click.option("--save-video", type=click.Path(dir_okay=False), help="Write the annotated video (.mp4).")
-@click.option("--max-frames", type=int, help="Stop after N frames.")
+@click.option("--max-frames", type=click.IntRange(min=1), help="Stop after N frames (1 or more).")
 @detector_options
 @_fail_cleanly
 def live(
@@ -615,14 +615,14 @@ def live(
     from kerfer.runtime.live import run_live
     from kerfer.runtime.video import SourceError, open_source
 
-    if (
-        not headless
-        and sys.platform.startswith("linux")
-        and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    ):
-        raise KerferError(
-            "no display to show a window on (DISPLAY is not set): add --headless, with --output or --save-video"
-        )
+    if not headless:
+        from kerfer.doctor import check_display
+
+        display = check_display()  # before any window: an unreachable X server aborts inside Qt
+        if not display.ok:
+            raise KerferError(
+                f"no display to show a window on ({display.detail}): add --headless, with --output or --save-video"
+            )
     pipe = _pipeline(model_path, unsafe, margin, **det)
     try:
         frames, fps, name = open_source(camera, source, picamera)

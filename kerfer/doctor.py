@@ -166,19 +166,44 @@ def check_shipped_model() -> Check:
         )
 
 
+def x_display_problem(display: str, timeout: float = 0.5) -> str | None:
+    """Why the X server of ``DISPLAY`` cannot be reached, or None when it answers a connection.
+
+    After an SSH reconnect ``DISPLAY`` often still names a forwarded display that is gone;
+    opening a window then aborts the process inside Qt (exit 134), so ``live`` asks first.
+    """
+    import socket
+
+    host, _, rest = display.rpartition(":")
+    number = rest.split(".")[0]
+    if not number.isdigit():
+        return f"DISPLAY={display} is not of the form [host]:number"
+    try:
+        if host in ("", "unix"):
+            path = f"/tmp/.X11-unix/X{number}"
+            if not Path(path).exists():
+                return f"DISPLAY={display} but no X server socket {path}"
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(timeout)
+                s.connect(path)
+        else:
+            with socket.create_connection((host, 6000 + int(number)), timeout=timeout):
+                pass
+    except OSError as e:
+        return f"DISPLAY={display} but its X server does not answer ({e.strerror or e})"
+    return None
+
+
 def check_display() -> Check:
     if not sys.platform.startswith("linux"):
         return Check("display", True, f"{sys.platform}: assumed present")
     if os.environ.get("WAYLAND_DISPLAY"):
         return Check("display", True, f"WAYLAND_DISPLAY={os.environ['WAYLAND_DISPLAY']}")
     display = os.environ.get("DISPLAY", "")
-    if display.startswith(":"):  # a local X server listens on a socket named after the display number
-        socket = Path("/tmp/.X11-unix") / f"X{display[1:].split('.')[0]}"
-        if not socket.exists():
-            return Check(
-                "display", False, f"DISPLAY={display} but no X server socket {socket}", "kerfer live needs --headless"
-            )
     if display:
+        problem = x_display_problem(display)
+        if problem:
+            return Check("display", False, problem, "kerfer live needs --headless")
         return Check("display", True, f"DISPLAY={display}")
     return Check(
         "display", False, "DISPLAY and WAYLAND_DISPLAY are not set", "kerfer live needs --headless (with --output)"

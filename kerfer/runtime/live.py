@@ -53,17 +53,22 @@ class _ResultWriter:
         self.csv = self.path.suffix.lower() == ".csv"
         if self.csv:
             self.w = csv.writer(self.f)
-            self.w.writerow(["frame", "time_s", "track", "x", "y", "w", "h", "label", *self.class_names])
+            self.w.writerow(["frame", "time_s", "track", "x", "y", "w", "h", "label", *self.class_names, "wall_s"])
 
-    def write(self, frame_idx: int, t: float, faces) -> None:
+    def write(self, frame_idx: int, t: float, faces, wall: float | None = None) -> None:
+        """``t``: the frame's time in the video (or since the start, for a camera); ``wall``: seconds
+        since processing started."""
+        wall = t if wall is None else wall
         if self.csv:
             for tid, box, probs in faces:
                 label = self.class_names[int(np.argmax(probs))]
-                self.w.writerow([frame_idx, f"{t:.3f}", tid, *box, label, *(f"{p:.4f}" for p in probs)])
+                row = [frame_idx, f"{t:.3f}", tid, *box, label, *(f"{p:.4f}" for p in probs), f"{wall:.3f}"]
+                self.w.writerow(row)
             return
         rec = {
             "frame": frame_idx,
             "time_s": round(t, 3),
+            "wall_s": round(wall, 3),
             "faces": [
                 {
                     "track": tid,
@@ -78,6 +83,17 @@ class _ResultWriter:
 
     def close(self) -> None:
         self.f.close()
+
+
+def _frame_time(frames, summary: LiveSummary, fps: float | None, wall: float) -> float:
+    """The frame's media time: the source's own timestamp (a video file), else its index over the
+    video's fps, else (a camera) the wall-clock time since the start."""
+    media = getattr(frames, "time_s", None)
+    if media is not None:
+        return float(media)
+    if fps:
+        return (summary.frames + summary.failed_frames - 1) / fps
+    return wall
 
 
 def run_live(
@@ -133,7 +149,7 @@ def run_live(
             last = now
             fps_ema = (0.9 * fps_ema + 0.1 / dt) if fps_ema and dt > 0 else (1 / dt if dt > 0 else 0.0)
             if writer:
-                writer.write(i, now - start, results)
+                writer.write(i, _frame_time(frames, summary, video_fps, now - start), results, now - start)
             if draw:
                 for _, box, p in results:
                     draw_face(frame, box, p, names)

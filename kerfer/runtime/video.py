@@ -27,31 +27,42 @@ def open_source(camera: int | None = None, source: str | None = None, picamera: 
         cap = cv2.VideoCapture(source)
         if not cap.isOpened():
             raise SourceError(f"{source}: cannot open the video (unreadable file or unsupported format)")
-        return _capture_frames(cap, source), cap.get(cv2.CAP_PROP_FPS) or None, source
+        return CaptureFrames(cap, media_time=True), cap.get(cv2.CAP_PROP_FPS) or None, source
     index = 0 if camera is None else camera
     cap = cv2.VideoCapture(index)
     if not cap.isOpened():
         raise SourceError(f"camera {index}: cannot open it (is a camera connected and free? try --camera 1)")
-    return _capture_frames(cap, f"camera {index}"), None, f"camera {index}"
+    return CaptureFrames(cap), None, f"camera {index}"
 
 
-def _capture_frames(cap, name: str) -> Iterator[np.ndarray | None]:
-    """Yields frames; ``None`` for a frame that failed to decode mid-stream (the caller counts it)."""
-    failures = 0
-    try:
-        while True:
-            ok, frame = cap.read()
-            if not ok:
-                # grab() distinguishes a broken frame (stream continues) from the end of the stream.
-                if failures < 5 and cap.get(cv2.CAP_PROP_POS_FRAMES) < cap.get(cv2.CAP_PROP_FRAME_COUNT) - 1:
-                    failures += 1
-                    yield None
-                    continue
-                return
-            failures = 0
-            yield frame
-    finally:
-        cap.release()
+class CaptureFrames:
+    """The frames of a ``cv2.VideoCapture``; ``None`` for a frame that failed to decode mid-stream
+    (the caller counts it). With ``media_time``, ``time_s`` is the last frame's position in the
+    video (seconds), which the results log records: not the time it took to process."""
+
+    def __init__(self, cap, media_time: bool = False):
+        self.cap = cap
+        self.media_time = media_time
+        self.time_s: float | None = None
+
+    def __iter__(self) -> Iterator[np.ndarray | None]:
+        cap, failures = self.cap, 0
+        try:
+            while True:
+                ok, frame = cap.read()
+                if not ok:
+                    # grab() distinguishes a broken frame (stream continues) from the end of the stream.
+                    if failures < 5 and cap.get(cv2.CAP_PROP_POS_FRAMES) < cap.get(cv2.CAP_PROP_FRAME_COUNT) - 1:
+                        failures += 1
+                        yield None
+                        continue
+                    return
+                failures = 0
+                if self.media_time:
+                    self.time_s = max(0.0, cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0)
+                yield frame
+        finally:
+            cap.release()
 
 
 def _picamera_frames():
