@@ -384,7 +384,11 @@ def evaluate(model, model_opt, csv_path, data_dir, split, tta, out_dir, as_json,
 )
 @click.option("--calibration-samples", default=300, show_default=True, help="Calibration images, stratified by class.")
 @click.option(
-    "--parity-split", default="PublicTest", show_default=True, help="Split for the parity report ('none' to skip)."
+    "--parity-split",
+    default="auto",
+    show_default=True,
+    help="Split for the parity report: auto = the run's validation split (PublicTest for a CSV, val for a "
+    "folder, without a run), or 'none' to skip.",
 )
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder. Default: exports/<run name>.")
 @click.option("--unsafe", is_flag=True, help="Allow .keras files with Lambda layers (only for files you trust).")
@@ -430,7 +434,7 @@ def export(
             click.echo(f"wrote {path}")
     click.echo(f"wrote {result.out_dir / 'labels.json'}")
     if result.parity is not None:
-        click.echo(f"\nparity on {split} (latency: 1 face, 1 thread for TFLite):")
+        click.echo(f"\nparity on {result.parity_split} (latency: 1 face, 1 thread for TFLite):")
         table = result.parity.drop(columns=["file"])
         click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.4f}" if v < 1 else f"{v:.1f}"))
         click.echo(f"wrote {result.out_dir / 'parity.csv'}")

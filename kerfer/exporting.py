@@ -26,6 +26,7 @@ class ExportResult:
     out_dir: Path
     files: dict[str, Path]  # kind ("saved_model", "tflite_int8", ...) → path
     parity: pd.DataFrame | None
+    parity_split: str | None = None
 
 
 def stratified_sample(labels: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
@@ -39,30 +40,6 @@ def stratified_sample(labels: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
         rest = np.setdiff1d(np.arange(len(labels)), idx)
         idx = np.concatenate([idx, rng.permutation(rest)[: n - len(idx)]])
     return np.sort(idx[:n])
-
-
-def _atomic_dir(target: Path):
-    """Context: build a directory in a temp sibling, then swap it into place."""
-    import contextlib
-
-    @contextlib.contextmanager
-    def ctx():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        try:
-            yield tmp
-            old = None
-            if target.exists():
-                old = target.with_name(f".{target.name}.old")
-                shutil.rmtree(old, ignore_errors=True)
-                os.replace(target, old)
-            os.replace(tmp, target)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-
-    return ctx()
 
 
 def convert_tflite(saved_model_dir: Path, kind: str, calibration: np.ndarray | None = None) -> bytes:
@@ -119,7 +96,9 @@ def export(
 
     ``csv``/``data`` supply calibration images for int8 (stratified by class, from the
     training split) and, when ``parity_split`` is set, the split for the parity report.
-    ``out_dir`` defaults to ``exports/<run or model name>``.
+    ``out_dir`` defaults to ``exports/<run or model name>``. ``parity_split="auto"`` is the
+    split the run validated on (from its ``config.json``). Nothing in ``out_dir`` changes unless
+    the whole export succeeds.
     """
     from kerfer.contract import ModelContract
     from kerfer.evaluation import split_loader
@@ -138,19 +117,21 @@ def export(
         )
     name = model_path.parent.name if model_path.name == "best.keras" else model_path.stem
     out = Path(out_dir) if out_dir is not None else Path("exports") / name
-    out.mkdir(parents=True, exist_ok=True)
     contract = ModelContract(
         class_names=contract.class_names,
         input_size=int(keras_model.input_shape[1]),
         channels=int(keras_model.input_shape[-1]),
     )
-    contract.save(out / "labels.json")
     files: dict[str, Path] = {"keras": model_path}
 
     kinds = [k for k in tflite]
     for k in kinds:
         if k not in TFLITE_KINDS:
             raise ValueError(f"unknown TFLite kind '{k}': choose from {', '.join(TFLITE_KINDS)}")
+    run_train, run_val = run_splits(model_path, csv, data)
+    if parity_split == "auto":  # the split the run validated on: it exists in this data
+        parity_split = run_val
+    # Every image is read before anything is written: a missing split fails here, not at the end.
     load = None
     if "int8" in kinds or parity_split:
         if csv is None and data is None:
@@ -158,29 +139,71 @@ def export(
         load = split_loader(csv, data if csv is None else None, contract, parse_cache)  # parses a CSV once for both
     calib = None
     if "int8" in kinds:
-        x, y = load(calibration_split or _default_train_split(csv, data))
+        x, y = load(calibration_split or run_train)
         calib = x[stratified_sample(y, calibration_samples)]
+    parity_data = load(parity_split) if parity_split else None
 
-    with tempfile.TemporaryDirectory() as tmp:
-        sm_tmp = Path(tmp) / "saved_model"
-        keras_model.export(str(sm_tmp), format="tf_saved_model", verbose=False)
-        if saved_model:
-            target = out / "saved_model"
-            with _atomic_dir(target) as d:
-                shutil.copytree(sm_tmp, d, dirs_exist_ok=True)
-                atomic_write_text(d / "labels.json", (out / "labels.json").read_text())
-            files["saved_model"] = target
-        for k in kinds:
-            path = out / f"model_{k}.tflite"
-            atomic_write_bytes(path, convert_tflite(sm_tmp, k, calib))
-            files[f"tflite_{k}"] = path
+    # Everything is written into a staging folder beside ``out`` and moved in only when all of it
+    # succeeded: a failed export leaves a good export in the same folder as it was.
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging.", dir=out.parent))
+    try:
+        contract.save(stage / "labels.json")
+        staged: dict[str, Path] = {}
+        with tempfile.TemporaryDirectory() as tmp:
+            sm_tmp = Path(tmp) / "saved_model"
+            keras_model.export(str(sm_tmp), format="tf_saved_model", verbose=False)
+            if saved_model:
+                shutil.copytree(sm_tmp, stage / "saved_model")
+                atomic_write_text(stage / "saved_model" / "labels.json", (stage / "labels.json").read_text())
+                staged["saved_model"] = stage / "saved_model"
+            for k in kinds:
+                path = stage / f"model_{k}.tflite"
+                atomic_write_bytes(path, convert_tflite(sm_tmp, k, calib))
+                staged[f"tflite_{k}"] = path
 
-    parity = None
-    if parity_split:
-        x, y = load(parity_split)
-        parity = parity_report(files, x, y, latency_runs=latency_runs, unsafe=unsafe)
-        atomic_write_text(out / "parity.csv", parity.to_csv(index=False, float_format="%.4f"))
-    return ExportResult(out, files, parity)
+        parity = None
+        if parity_data is not None:
+            parity = parity_report({**files, **staged}, *parity_data, latency_runs=latency_runs, unsafe=unsafe)
+            parity["file"] = [str(out / Path(f).name) if Path(f).parent == stage else f for f in parity["file"]]
+            atomic_write_text(stage / "parity.csv", parity.to_csv(index=False, float_format="%.4f"))
+        _move_into(stage, out)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    files.update({kind: out / path.name for kind, path in staged.items()})
+    return ExportResult(out, files, parity, parity_split if parity is not None else None)
+
+
+def _move_into(stage: Path, out: Path) -> None:
+    """Moves every entry of ``stage`` into ``out`` (renames on one file system), replacing what is
+    there; a folder (the SavedModel) is swapped whole. Other files in ``out`` stay."""
+    out.mkdir(parents=True, exist_ok=True)
+    for entry in sorted(stage.iterdir(), key=lambda p: p.name == "labels.json"):  # the contract last
+        target = out / entry.name
+        if entry.is_dir() and target.exists():
+            old = out / f".{entry.name}.old"
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(target, old)
+            os.replace(entry, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(entry, target)
+
+
+def run_splits(model_path: Path, csv, data) -> tuple[str, str | None]:
+    """(training split, validation split) of the run that made ``model_path``, from its
+    ``config.json`` when it trained on the same kind of data; else the usual names."""
+    import json
+
+    config = model_path.parent / "config.json"
+    if config.exists():
+        try:
+            cfg = json.loads(config.read_text())
+        except (OSError, ValueError):
+            cfg = {}
+        if isinstance(cfg, dict) and bool(cfg.get("csv")) == (csv is not None) and cfg.get("train_split"):
+            return str(cfg["train_split"]), cfg.get("val_split")
+    return _default_train_split(csv, data), "PublicTest" if csv is not None else "val"
 
 
 def _default_train_split(csv, data) -> str:
