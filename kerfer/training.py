@@ -270,10 +270,17 @@ def load_splits(cfg: TrainConfig) -> Splits:
         return Splits(x_tr, y_tr, x_va, y_va, names)
     from kerfer.data.folders import read_image_folder
 
-    x_tr, y_tr, names = read_image_folder(cfg.data, cfg.train_split, cfg.image_size, cfg.color_mode)
+    if isinstance(cfg.classes, dict):
+        raise ValueError("--classes as a mapping (merging classes) works with --csv; for --data, move the folders")
+    only = cfg.classes is not None  # --classes picks (and orders) folders; the others are left out
+    x_tr, y_tr, names = read_image_folder(
+        cfg.data, cfg.train_split, cfg.image_size, cfg.color_mode, class_names=cfg.classes, only=only
+    )
     x_va = y_va = None
     if cfg.val_split:
-        x_va, y_va, _ = read_image_folder(cfg.data, cfg.val_split, cfg.image_size, cfg.color_mode, class_names=names)
+        x_va, y_va, _ = read_image_folder(
+            cfg.data, cfg.val_split, cfg.image_size, cfg.color_mode, class_names=names, only=only
+        )
     return Splits(x_tr, y_tr, x_va, y_va, names)
 
 

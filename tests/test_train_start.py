@@ -106,3 +106,26 @@ def test_resume_extends_epochs_takes_moved_data_and_refuses_other_flags(tmp_path
     assert saved["epochs"] == 2 and saved["csv"] == str(moved)
     r = _train("--out", "run", "--resume", "--epochs", 1)
     assert r.exit_code == 1 and "already trained 2 epochs" in r.output
+
+
+def test_image_folder_honours_classes_and_skips_empty_folders(tmp_path):
+    import cv2
+    import numpy as np
+
+    from kerfer.errors import DataError
+    from kerfer.training import load_splits
+
+    for split in ("train", "val"):
+        for k, name in enumerate(("angry", "happy", "sad")):
+            (tmp_path / split / name).mkdir(parents=True)
+            for i in range(k + 2):
+                cv2.imwrite(str(tmp_path / split / name / f"{i}.png"), np.full((48, 48), 50 * k, np.uint8))
+        (tmp_path / split / "contempt").mkdir()  # no images: not a class
+    base = {"data": str(tmp_path), "train_split": "train", "val_split": "val"}
+    every = load_splits(TrainConfig(**base))
+    assert every.class_names == ("angry", "happy", "sad") and len(every.x_train) == 2 + 3 + 4
+    two = load_splits(TrainConfig(**base, classes=["sad", "happy"]))
+    assert two.class_names == ("sad", "happy") and len(two.x_train) == 4 + 3 and len(two.x_val) == 4 + 3
+    assert sorted(np.bincount(two.y_train)) == [3, 4]
+    with pytest.raises(DataError, match=r"no images for the chosen classes \['contempt'\]"):
+        load_splits(TrainConfig(**base, classes=["happy", "contempt"]))

@@ -18,19 +18,31 @@ from kerfer.errors import DataError
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
 
+def _has_images(folder: Path) -> bool:
+    return any(f.suffix.lower() in IMAGE_EXTENSIONS and f.is_file() for f in folder.iterdir())
+
+
 def _list_split(
-    root: Path, split: str, class_names: Sequence[str] | None
+    root: Path, split: str, class_names: Sequence[str] | None, only: bool = False
 ) -> tuple[list[str], list[int], tuple[str, ...]]:
     split_dir = root / split
     if not split_dir.is_dir():
         have = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
         where = f"; splits present: {', '.join(have)}" if have else ""
         raise DataError(f"{split_dir}: no such split folder (expected {root}/<split>/<class>/*.png){where}")
-    found = sorted(p.name for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    # A folder without images is not a class: an empty `contempt/` must not become an output.
+    found = sorted(p.name for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith(".") and _has_images(p))
     names = tuple(class_names) if class_names is not None else tuple(found)
     if not names:
-        raise DataError(f"{split_dir}: no class folders inside (expected {split_dir}/<class>/*.png)")
-    unknown = sorted(set(found) - set(names))
+        raise DataError(f"{split_dir}: no class folders with images inside (expected {split_dir}/<class>/*.png)")
+    if only:  # a chosen subset (--classes): other folders are left out, every chosen one must exist
+        missing = [n for n in names if n not in found]
+        if missing:
+            raise DataError(
+                f"{split_dir}: no images for the chosen classes {missing}; class folders with images: "
+                f"{', '.join(found) or 'none'}"
+            )
+    unknown = [] if only else sorted(set(found) - set(names))
     if unknown:
         raise DataError(f"{split_dir}: class folders {unknown} are not among the classes {list(names)}")
     files: list[str] = []
@@ -56,17 +68,19 @@ def read_image_folder(
     *,
     class_names: Sequence[str] | None = None,
     on_bad_file: str = "error",
+    only: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """Reads one split into ``(uint8 images (N, S, S, C), int32 labels, class names)``.
 
-    Class names come from the sub-folder names (sorted) unless given, so validation uses
-    the training split's order. Any size, grayscale or colour, is converted to
+    Class names come from the sub-folders that hold images (sorted) unless given, so
+    validation uses the training split's order; with ``only``, the given classes are a
+    subset and other folders are skipped. Any size, grayscale or colour, is converted to
     ``color_mode`` at ``image_size``.
     """
     if color_mode not in ("grayscale", "rgb"):
         raise ValueError(f"color_mode must be 'grayscale' or 'rgb', not {color_mode!r}")
     root = Path(root)
-    files, labels, names = _list_split(root, split, class_names)
+    files, labels, names = _list_split(root, split, class_names, only)
     images, keep = [], []
     for i, f in enumerate(files):
         try:
