@@ -382,7 +382,12 @@ def evaluate(model, model_opt, csv_path, data_dir, split, tta, out_dir, as_json,
 @click.option(
     "--data", "data_dir", type=click.Path(exists=True, file_okay=False), help="Image folder instead of --csv."
 )
-@click.option("--calibration-samples", default=300, show_default=True, help="Calibration images, stratified by class.")
+@click.option(
+    "--calibration-samples",
+    default=300,
+    show_default=True,
+    help="int8 calibration images from the run's training split, stratified by class (at least 1).",
+)
 @click.option(
     "--parity-split",
     default="auto",

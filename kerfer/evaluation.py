@@ -145,8 +145,24 @@ def split_loader(
     """``split name → (images, labels)`` in the model's classes; a CSV is parsed only once.
 
     FER2013 CSVs give FER2013 labels, or FER+ majority labels (from ``fer2013new.csv`` beside
-    the CSV) for a FER+ model; image folders are read at the model's input size.
+    the CSV) for a FER+ model; image folders are read at the model's input size. A split with
+    no images of the model's classes is one clear error, for evaluation, calibration and parity.
     """
+    load = _split_loader(csv, data, contract, parse_cache)
+
+    def checked(split: str) -> tuple[np.ndarray, np.ndarray]:
+        images, labels = load(split)
+        if not len(images):  # would end in "attempt to get argmax of an empty sequence"
+            raise ValueError(
+                f"split {split!r} of {csv or data} has no images of the model's classes "
+                f"({', '.join(contract.class_names)}); choose another split"
+            )
+        return images, labels
+
+    return checked
+
+
+def _split_loader(csv, data, contract, parse_cache: bool | None) -> Callable[[str], tuple[np.ndarray, np.ndarray]]:
     names = list(contract.class_names)
     if (csv is None) == (data is None):
         raise ValueError("give exactly one of a FER2013 CSV (--csv) or an image folder (--data)")

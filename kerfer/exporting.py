@@ -60,7 +60,7 @@ def convert_tflite(saved_model_dir: Path, kind: str, calibration: np.ndarray | N
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
     elif kind == "int8":
         if calibration is None or not len(calibration):
-            raise ValueError("int8 export needs calibration images (--calibration-csv or --calibration-data)")
+            raise ValueError("int8 export needs calibration images: pass --csv (FER2013) or --data (image folder)")
         samples = calibration.astype(np.float32)
 
         def representative():
@@ -128,6 +128,8 @@ def export(
     for k in kinds:
         if k not in TFLITE_KINDS:
             raise ValueError(f"unknown TFLite kind '{k}': choose from {', '.join(TFLITE_KINDS)}")
+    if "int8" in kinds and calibration_samples < 1:
+        raise ValueError(f"--calibration-samples must be at least 1 for an int8 export, got {calibration_samples}")
     run_train, run_val = run_splits(model_path, csv, data)
     if parity_split == "auto":  # the split the run validated on: it exists in this data
         parity_split = run_val

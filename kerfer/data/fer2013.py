@@ -90,9 +90,10 @@ def _column_order(path: str, header: str) -> tuple[int, int, int]:
 
 
 def _unquote(s: tf.Tensor) -> tf.Tensor:
+    """Field text without its quotes and surrounding spaces, inside or outside the quotes alike."""
     import tensorflow as tf
 
-    return tf.strings.regex_replace(tf.strings.strip(s), r'^"(.*)"$', r"\1")
+    return tf.strings.strip(tf.strings.regex_replace(tf.strings.strip(s), r'^"(.*)"$', r"\1"))
 
 
 def _make_parser(cols: tuple[int, int, int]):

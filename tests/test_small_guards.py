@@ -1,0 +1,51 @@
+"""Small user mistakes, each one clear line: calibration size 0, an empty split, spaces inside quotes."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+from fakedata import make_images, write_csv
+
+from kerfer.cli import main
+
+
+@pytest.fixture(scope="module")
+def two_class_run(tmp_path_factory):
+    """A run directory with an untrained 2-class (angry, happy) model: enough to reach the checks."""
+    from kerfer.contract import ModelContract
+    from kerfer.models import build_model
+
+    run = tmp_path_factory.mktemp("run")
+    build_model("vgg", 2, widths=[8, 16, 16, 32], stem_filters=4).save(run / "best.keras")
+    ModelContract(class_names=("angry", "happy")).save(run / "labels.json")
+    images, _ = make_images(4)
+    csv = write_csv(run / "f.csv", images, [0, 3, 1, 1], ["Training", "Training", "PublicTest", "PublicTest"])
+    return run, csv
+
+
+def test_calibration_samples_zero_names_the_real_flag(two_class_run, tmp_path):
+    run, csv = two_class_run
+    out = tmp_path / "o"
+    r = CliRunner().invoke(
+        main, ["export", str(run), "--csv", str(csv), "--calibration-samples", "0", "--out", str(out)]
+    )
+    assert r.exit_code == 1 and "--calibration-samples must be at least 1 for an int8 export, got 0" in r.output
+    assert "--calibration-csv" not in r.output and not out.exists()
+
+
+def test_evaluating_an_empty_split_is_one_clear_line(two_class_run):
+    run, csv = two_class_run  # PublicTest holds only disgust rows: none of the model's classes
+    r = CliRunner().invoke(main, ["evaluate", str(run), "--csv", str(csv), "--split", "PublicTest"])
+    assert r.exit_code == 1 and "Traceback" not in r.output and "argmax" not in r.output
+    assert "split 'PublicTest' of" in r.output and "has no images of the model's classes (angry, happy)" in r.output
+
+
+@pytest.mark.parametrize("usage", ['"Training "', "Training ", ' " Training" '])
+def test_usage_with_spaces_quoted_or_not_is_accepted(tmp_path, usage):
+    from kerfer.data import read_fer2013
+
+    images, labels = make_images(2)
+    lines = [f"{lab},{' '.join(map(str, img.reshape(-1)))},{usage}" for img, lab in zip(images, labels)]
+    path = tmp_path / "f.csv"
+    path.write_text("emotion,pixels,Usage\n" + "\n".join(lines) + "\n")
+    assert len(read_fer2013(path, cache=False).select("Training").labels) == 2
