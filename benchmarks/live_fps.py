@@ -52,12 +52,12 @@ def baseline(frames, model) -> tuple[float, int]:
     return len(frames) / (time.perf_counter() - t), faces
 
 
-def kerfer_loop(frames, model_path: str, detect_every: int) -> tuple[float, int]:
+def kerfer_loop(frames, model_path: str, detect_every: int, tta: bool = True) -> tuple[float, int]:
     from kerfer.runtime.classifier import Classifier
     from kerfer.runtime.live import run_live
     from kerfer.runtime.pipeline import FacePipeline
 
-    pipe = FacePipeline(Classifier(model_path, num_threads=1))
+    pipe = FacePipeline(Classifier(model_path, num_threads=1), tta=tta)
     s = run_live(iter(frames), pipe, show=False, draw=False, detect_every=detect_every)
     return s.fps, s.faces
 
@@ -68,6 +68,9 @@ def main() -> int:
     ap.add_argument("--model", default=None, help="kerfer model (default: the shipped int8 TFLite)")
     ap.add_argument("--keras", default=None, help="Keras model for the baseline (default: untrained cnn)")
     ap.add_argument("--detect-every", default="1,2", help="k values to compare (detect every k-th frame)")
+    ap.add_argument(
+        "--no-tta", dest="tta", action="store_false", help="kerfer without flip TTA (on by default, as in live)"
+    )
     args = ap.parse_args()
     if not os.path.isdir(args.media):
         print(f"skip: {args.media} absent")
@@ -81,7 +84,9 @@ def main() -> int:
 
     keras_model = keras.saving.load_model(args.keras) if args.keras else build_model("cnn")
     ks = [int(k) for k in args.detect_every.split(",")]
-    print(f"kerfer model: {model_path}; baseline model: {args.keras or 'untrained cnn'}")
+    print(
+        f"kerfer model: {model_path} (flip TTA {'on' if args.tta else 'off'}); baseline model: {args.keras or 'untrained cnn'}"
+    )
     head = f"{'clip':24s} {'frames':>6s} {'base fps':>8s} {'faces':>6s}"
     for k in ks:
         head += f" | {'k=' + str(k) + ' fps':>9s} {'faces':>6s} {'ratio':>6s}"
@@ -92,7 +97,7 @@ def main() -> int:
         b_fps, b_faces = baseline(frames, keras_model)
         line = f"{clip:24s} {len(frames):6d} {b_fps:8.1f} {b_faces:6d}"
         for k in ks:
-            k_fps, k_faces = kerfer_loop(frames, model_path, k)
+            k_fps, k_faces = kerfer_loop(frames, model_path, k, args.tta)
             line += f" | {k_fps:9.1f} {k_faces:6d} {k_fps / b_fps:5.1f}x"
         print(line, flush=True)
     return 0
