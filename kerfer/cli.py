@@ -86,7 +86,13 @@ class KerferGroup(click.Group):
 
 @click.group(cls=KerferGroup, context_settings=CONTEXT)
 @click.version_option(package_name="kerfer")
-def main() -> None:
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Show the TFLite runtime's own log lines (XNNPACK delegate, absl); hidden by default.",
+)
+def main(verbose: bool = False) -> None:
     """kerfer: facial expression recognition with Keras.
 
     \b
@@ -99,6 +105,10 @@ def main() -> None:
 
     Run `kerfer COMMAND --help` for each command's options.
     """
+    # not `from kerfer.runtime.quiet import ...`: kerfer.runtime pulls in OpenCV, and --help stays light
+    os.environ["KERFER_VERBOSE"] = "1" if verbose or os.environ.get("KERFER_VERBOSE", "") not in ("", "0") else "0"
+    if os.environ["KERFER_VERBOSE"] == "0":
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def _parse_kv(pairs: tuple[str, ...]) -> dict[str, Any]:
@@ -453,7 +463,14 @@ def _detector(
     if detector == "yunet":
         if not yunet_model:
             raise click.BadParameter("--detector yunet needs --yunet-model FILE.onnx", param_hint="--detector")
-        return YuNetDetector(yunet_model, max_side=detect_size or None)
+        try:
+            return YuNetDetector(yunet_model, max_side=detect_size or None)
+        except ValueError as e:
+            raise click.BadParameter(str(e).split(": ", 1)[-1], param_hint="--yunet-model") from e
+    if yunet_model:
+        raise click.BadParameter(
+            f"{yunet_model} is used only with --detector yunet: add it", param_hint="--yunet-model"
+        )
     return HaarDetector(
         scale_factor=scale_factor, min_neighbors=min_neighbors, min_face=min_face, max_side=detect_size or None
     )
@@ -462,6 +479,17 @@ def _detector(
 TTA_DEFAULT = True
 """Flip TTA in predict/live by default: +1.2 points on PublicTest for under 10 % of the detector's time per
 frame (``benchmarks/tta_cost.py``; figures in docs/model_card.md)."""
+
+
+MIN_DETECT_SIZE = 32  # kerfer.runtime.detect.MIN_DETECT_SIZE (not imported here: keeps --help light)
+MAX_MARGIN = 2.0  # kerfer.runtime.pipeline.MAX_MARGIN
+
+
+def _check_detect_size(ctx, param, value: int) -> int:
+    """--detect-size is 0 (full size) or a usable longest side."""
+    if value != 0 and value < MIN_DETECT_SIZE:
+        raise click.BadParameter(f"{value} is not 0 (full size) or >= {MIN_DETECT_SIZE}", ctx, param)
+    return value
 
 
 def detector_options(fn):
@@ -473,17 +501,42 @@ def detector_options(fn):
             show_default=True,
             help="Face detector: OpenCV Haar cascade, or YuNet (needs --yunet-model).",
         ),
-        click.option("--yunet-model", type=click.Path(exists=True, dir_okay=False), help="YuNet ONNX file."),
-        click.option("--scale-factor", default=1.2, show_default=True, help="Haar: image pyramid step."),
-        click.option("--min-neighbors", default=4, show_default=True, help="Haar: higher = fewer false faces."),
-        click.option("--min-face", default=20, show_default=True, help="Smallest face (px, in the detection image)."),
+        click.option("--yunet-model", type=click.Path(exists=True, dir_okay=False), help="YuNet ONNX file (.onnx)."),
+        click.option(
+            "--scale-factor",
+            default=1.2,
+            show_default=True,
+            type=click.FloatRange(min=1.0, min_open=True),
+            help="Haar: image pyramid step (> 1.0).",
+        ),
+        click.option(
+            "--min-neighbors",
+            default=4,
+            show_default=True,
+            type=click.IntRange(min=0),
+            help="Haar: higher = fewer false faces.",
+        ),
+        click.option(
+            "--min-face",
+            default=20,
+            show_default=True,
+            type=click.IntRange(min=1),
+            help="Smallest face (px, in the detection image).",
+        ),
         click.option(
             "--detect-size",
             default=320,
             show_default=True,
-            help="Downscale frames to this longest side before detecting (0 = full size).",
+            callback=_check_detect_size,
+            help=f"Downscale frames to this longest side before detecting (0 = full size, else >= {MIN_DETECT_SIZE}).",
         ),
-        click.option("--margin", default=0.1, show_default=True, help="Padding around each face crop (fraction)."),
+        click.option(
+            "--margin",
+            default=0.1,
+            show_default=True,
+            type=click.FloatRange(min=0.0, max=MAX_MARGIN),
+            help=f"Padding around each face crop (fraction of the box, 0 to {MAX_MARGIN:g}).",
+        ),
         click.option(
             "--model",
             "model_path",

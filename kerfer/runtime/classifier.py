@@ -24,6 +24,7 @@ from kerfer.modelio import (  # noqa: F401  (re-exported: the public names lived
     load_contract,
     resolve_model_path,
 )
+from kerfer.runtime.quiet import native_quiet
 
 
 class _TFLiteBackend:
@@ -34,7 +35,8 @@ class _TFLiteBackend:
     def __init__(self, path: Path, num_threads: int | None):
         interpreter_cls = _interpreter_class()
         try:
-            self.interpreter = interpreter_cls(model_path=str(path), num_threads=num_threads)
+            with native_quiet():
+                self.interpreter = interpreter_cls(model_path=str(path), num_threads=num_threads)
         except (ValueError, RuntimeError) as e:
             raise ModelError(f"{path}: not a valid TFLite model ({str(e).splitlines()[0]})") from e
         self.input = self.interpreter.get_input_details()[0]
@@ -52,7 +54,8 @@ class _TFLiteBackend:
         n = len(x)
         if n != self.batch:
             self.interpreter.resize_tensor_input(self.input["index"], [n, *self.input["shape"][1:]])
-            self.interpreter.allocate_tensors()
+            with native_quiet():  # the XNNPACK "Created delegate" line comes from here
+                self.interpreter.allocate_tensors()
             self.batch = n
         dtype = self.input["dtype"]
         scale, zero = self.input["quantization"]

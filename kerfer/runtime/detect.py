@@ -39,6 +39,30 @@ def _downscale(gray: np.ndarray, max_side: int | None) -> tuple[np.ndarray, floa
     return cv2.resize(gray, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA), scale
 
 
+MIN_DETECT_SIZE = 32
+"""Smallest ``max_side`` accepted: below it no face is big enough to detect."""
+
+
+def _check_options(det: object) -> None:
+    """Refuses detector settings OpenCV would reject with a traceback (or silently mis-handle).
+
+    Raises ``ValueError`` naming the setting, its value and the allowed values.
+    """
+    checks = {
+        "scale_factor": (lambda v: v > 1.0, "a number > 1.0 (e.g. 1.1 or 1.2)"),
+        "min_neighbors": (lambda v: v >= 0, "an integer >= 0"),
+        "min_face": (lambda v: v >= 1, "an integer >= 1 (pixels)"),
+        "max_side": (
+            lambda v: v is None or v == 0 or v >= MIN_DETECT_SIZE,
+            f"0/None (full size) or >= {MIN_DETECT_SIZE}",
+        ),
+        "score_threshold": (lambda v: 0.0 < v < 1.0, "a number between 0 and 1"),
+    }
+    for name, (ok, allowed) in checks.items():
+        if hasattr(det, name) and not ok(getattr(det, name)):
+            raise ValueError(f"{name}={getattr(det, name)!r}: must be {allowed}")
+
+
 @dataclasses.dataclass
 class HaarDetector:
     """OpenCV Haar cascade; every parameter of ``detectMultiScale`` is exposed.
@@ -55,6 +79,7 @@ class HaarDetector:
     cascade: str = "haarcascade_frontalface_default.xml"
 
     def __post_init__(self) -> None:
+        _check_options(self)
         if not hasattr(cv2, "CascadeClassifier") or not hasattr(cv2, "data"):
             raise RuntimeError(
                 "this OpenCV build has no Haar cascades (opencv-python 5.x dropped them): install opencv-python>=4.8,<5"
@@ -88,9 +113,15 @@ class YuNetDetector:
     max_side: int | None = 640
 
     def __post_init__(self) -> None:
+        _check_options(self)
         if not Path(self.model).exists():
             raise FileNotFoundError(f"{self.model}: no such YuNet ONNX file")
-        self._net = cv2.FaceDetectorYN.create(self.model, "", (320, 320), self.score_threshold)
+        if Path(self.model).suffix.lower() != ".onnx":
+            raise ValueError(f"yunet_model={self.model!r}: expected a YuNet .onnx file")
+        try:
+            self._net = cv2.FaceDetectorYN.create(self.model, "", (320, 320), self.score_threshold)
+        except cv2.error as e:
+            raise ValueError(f"yunet_model={self.model!r}: OpenCV cannot load it as a YuNet ONNX model") from e
 
     def detect(self, frame: np.ndarray) -> list[Box]:
         bgr = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR) if frame.ndim == 2 else frame[..., :3]

@@ -19,12 +19,18 @@ class Face:
         return class_names[int(np.argmax(self.probs))]
 
 
+MAX_MARGIN = 2.0
+"""Largest crop padding (a fraction of the box side each way); beyond it the face is a speck in the crop."""
+
+
 class FacePipeline:
     """Detects faces and classifies all of a frame's faces in one batch."""
 
     def __init__(
         self, classifier: Classifier, detector: FaceDetector | None = None, margin: float = 0.1, tta: bool = False
     ):
+        if not 0.0 <= margin <= MAX_MARGIN:
+            raise ValueError(f"margin={margin!r}: must be a fraction of the face box between 0 and {MAX_MARGIN}")
         self.classifier = classifier
         self.detector = detector or HaarDetector()
         self.margin = margin
