@@ -84,6 +84,16 @@ class TrainConfig:
     """Share of the teacher in the targets: ``(1 - w) * labels + w * teacher``. Class weights
     follow each target's top class, which stays the label for ``w <= 0.5``."""
 
+    def __post_init__(self) -> None:
+        # pathlib paths are welcome from Python; config.json and the type checks see strings.
+        for key in ("csv", "data", "ferplus_csv", "init_from"):
+            if isinstance(getattr(self, key), os.PathLike):
+                setattr(self, key, os.fspath(getattr(self, key)))
+        if isinstance(self.teacher, os.PathLike):
+            self.teacher = os.fspath(self.teacher)
+        elif isinstance(self.teacher, (list, tuple)):
+            self.teacher = [os.fspath(t) if isinstance(t, os.PathLike) else t for t in self.teacher]
+
     def validate(self) -> None:
         """Every check that needs no data or TensorFlow: types, ranges, combinations."""
         from kerfer.schema import check_fields

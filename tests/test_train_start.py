@@ -129,3 +129,9 @@ def test_image_folder_honours_classes_and_skips_empty_folders(tmp_path):
     assert sorted(np.bincount(two.y_train)) == [3, 4]
     with pytest.raises(DataError, match=r"no images for the chosen classes \['contempt'\]"):
         load_splits(TrainConfig(**base, classes=["happy", "contempt"]))
+
+
+def test_pathlib_paths_are_accepted_from_python(tmp_path):
+    cfg = TrainConfig(csv=tmp_path / "fer.csv", init_from=tmp_path / "run", teacher=[tmp_path / "t"])
+    cfg.validate()  # the type checks see strings, and so does config.json
+    assert cfg.csv == str(tmp_path / "fer.csv") and cfg.teacher == [str(tmp_path / "t")]
