@@ -23,10 +23,10 @@ def test_augmentation_goes_where_the_compute_is():
     assert choose_augment_on("auto", ["/physical_device:GPU:0"]) == "device"
     assert choose_augment_on("host", ["gpu"]) == "host"
     assert choose_augment_on("device", []) == "device"
-    with pytest.raises(ValueError, match="unknown augment_on 'gpu': choose auto, device or host"):
+    with pytest.raises(ValueError, match="config key 'augment_on': got 'gpu', expected one of auto, device, host"):
         TrainConfig(csv="x.csv", augment_on="gpu").validate()
     assert [jit_compile_arg(v) for v in ("auto", "on", "off")] == ["auto", True, False]
-    with pytest.raises(ValueError, match="unknown jit_compile 'yes'"):
+    with pytest.raises(ValueError, match="config key 'jit_compile': got 'yes', expected one of auto, on, off"):
         TrainConfig(csv="x.csv", jit_compile="yes").validate()
 
 
