@@ -98,8 +98,6 @@ class TrainConfig:
         """Every check that needs no data or TensorFlow: types, ranges, combinations."""
         from kerfer.schema import check_fields
 
-        choose_augment_on(self.augment_on, [])  # these two name their choices in their own words
-        jit_compile_arg(self.jit_compile)
         check_fields(self)
         if self.augment is not None:
             check_fields(self.augment, "config key 'augment'")
@@ -134,6 +132,8 @@ class TrainConfig:
             )
         if self.freeze_backbone_epochs and self.strategy == "multiworker":
             raise ValueError("freeze_backbone_epochs is not supported with --strategy multiworker")
+        choose_augment_on(self.augment_on, [])
+        jit_compile_arg(self.jit_compile)
         if not 0.0 < self.teacher_weight <= 1.0:
             raise ValueError(f"teacher weight must be in (0, 1], got {self.teacher_weight}")
 
