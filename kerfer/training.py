@@ -465,7 +465,7 @@ def _callbacks(cfg: TrainConfig, run_dir: Path, has_val: bool, backup: str = "ba
 
 
 # What a resume may change: more epochs, and where the data now lives.
-RESUMABLE = ("epochs", "csv", "data", "ferplus_csv")
+RESUMABLE = ("epochs", "csv", "data", "ferplus_csv", "parse_cache")
 
 
 def resolve_run_config(run_dir: str | os.PathLike, cfg: TrainConfig | None, resume: bool) -> TrainConfig:
