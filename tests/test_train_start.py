@@ -106,7 +106,9 @@ def test_resume_extends_epochs_takes_moved_data_and_refuses_other_flags(tmp_path
     assert saved["epochs"] == 2 and saved["csv"] == str(moved)
     r = _train("--out", "run", "--resume", "--epochs", 1)
     assert r.exit_code == 1 and "already trained 2 epochs" in r.output
-    r = _train("--out", "run", "--resume", "--epochs", 2, "--no-cache")  # where the parse cache is kept is not the run's
+    r = _train(
+        "--out", "run", "--resume", "--epochs", 2, "--no-cache"
+    )  # where the parse cache is kept is not the run's
     assert r.exit_code == 0, r.output
 
 
