@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-Predict = Callable[[np.ndarray], np.ndarray]
+Predict = Callable[..., np.ndarray]
+"""``Classifier.predict_faces``: ``(faces, tta=False) -> probabilities``."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,14 +63,12 @@ def classification_report(y_true: np.ndarray, probs: np.ndarray, class_names: Se
 
 
 def predict_batches(predict: Predict, images: np.ndarray, batch_size: int = 256, tta: bool = False) -> np.ndarray:
-    """Class probabilities for every image; with ``tta`` the mean over the image and its mirror."""
+    """Class probabilities for every image; with ``tta`` the mean over the image and its mirror
+    (the classifier's own flip TTA, one call per batch)."""
     out = []
     for i in range(0, len(images), batch_size):
         batch = images[i : i + batch_size]
-        p = predict(batch)
-        if tta:
-            p = (p + predict(np.ascontiguousarray(batch[:, :, ::-1]))) / 2.0
-        out.append(p)
+        out.append(predict(batch, tta=True) if tta else predict(batch))
     return np.concatenate(out) if out else np.zeros((0, 0))
 
 

@@ -118,9 +118,9 @@ class TrainConfig:
             raise ValueError("--classes must map to at least 2 classes")
         if self.labels == "ferplus" and not self.ferplus_csv:
             raise ValueError("--labels ferplus needs --ferplus-csv (fer2013new.csv or .csv.gz)")
-        if self.init_from in ("shipped", "fer2013"):
-            from kerfer.models.pretrained import shipped_metadata
+        from kerfer.models.pretrained import SHIPPED_NAMES, shipped_metadata
 
+        if self.init_from in SHIPPED_NAMES:
             shipped_metadata(self.arch)  # a clear error now, before any data is read
         if self.freeze_backbone_epochs < 0 or self.freeze_backbone_epochs >= self.epochs:
             raise ValueError(
@@ -132,8 +132,6 @@ class TrainConfig:
             )
         if self.freeze_backbone_epochs and self.strategy == "multiworker":
             raise ValueError("freeze_backbone_epochs is not supported with --strategy multiworker")
-        choose_augment_on(self.augment_on, [])
-        jit_compile_arg(self.jit_compile)
         if not 0.0 < self.teacher_weight <= 1.0:
             raise ValueError(f"teacher weight must be in (0, 1], got {self.teacher_weight}")
 
@@ -547,9 +545,9 @@ def init_weights(model, source: str | os.PathLike, class_names: Sequence[str] | 
     FER2013 weights seed a FER+ run or a user's 4-class photo folders. Returns one line saying
     what was copied.
     """
-    from kerfer.models.pretrained import load_source, transfer
+    from kerfer.models.pretrained import SHIPPED_NAMES, load_source, transfer
 
-    source = load_source(source, getattr(model, "name", None) if str(source) in ("shipped", "fer2013") else None)
+    source = load_source(source, getattr(model, "name", None) if str(source) in SHIPPED_NAMES else None)
     try:
         return "init-from: " + transfer(model, source, class_names)
     except ValueError as e:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import importlib.resources
+import io
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -108,8 +109,6 @@ def save_weights_asset(
     arrays = {
         f"{layer.name}/{i}": w.astype(np.float16) for layer in model.layers for i, w in enumerate(layer.get_weights())
     }
-    import io
-
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     npz = stem.with_suffix(".npz")
