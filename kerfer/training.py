@@ -101,6 +101,10 @@ class TrainConfig:
         check_fields(self)
         if self.augment is not None:
             check_fields(self.augment, "config key 'augment'")
+            if not 0.0 <= self.augment.erasing <= 1.0:
+                raise ValueError(
+                    f"config key 'augment' key 'erasing': got {self.augment.erasing!r}, expected a probability 0..1"
+                )
         if (self.csv is None) == (self.data is None):
             raise ValueError("give exactly one data source: a FER2013 CSV (--csv) or an image folder (--data)")
         for key, (low, inclusive), high in _RANGES:

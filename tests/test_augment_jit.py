@@ -97,3 +97,26 @@ def test_train_augments_on_the_chosen_side(tmp_path, monkeypatch, where, jit):
     saved = json.loads((run / "config.json").read_text())
     assert saved["augment_on"] == ("device" if on_device else "host")
     assert saved["precision"] == "float32"
+
+
+def test_random_erasing_blanks_a_patch_in_training_only_and_is_checked():
+    from kerfer.data.augment import make_augmenter
+
+    x = np.full((16, 48, 48, 1), 128.0, "float32")
+    only_erase = AugmentConfig(flip=False, shift=0, rotation_degrees=0, zoom=0, brightness=0, contrast=0, erasing=1.0)
+    assert only_erase.any() and not AugmentConfig(**{**only_erase.__dict__, "erasing": 0.0}).any()
+    aug = make_augmenter(only_erase, seed=3)
+    assert [type(layer).__name__ for layer in aug.layers] == ["RandomErasing"]
+    out = np.asarray(aug(x, training=True))
+    changed = (out != 128.0).reshape(16, -1).mean(1)
+    assert (changed > 0).all() and (changed < 0.5).all()  # every image loses a patch, never most of it
+    x = np.full((400, 48, 48, 1), 128.0, "float32")
+    half = make_augmenter(AugmentConfig(**{**only_erase.__dict__, "erasing": 0.5}), seed=4)
+    erased = ((np.asarray(half(x, training=True)) != 128.0).reshape(400, -1).mean(1) > 0).mean()
+    assert 0.4 < erased < 0.6  # the probability per image is the one asked for (not half of it)
+    np.testing.assert_array_equal(np.asarray(aug(x, training=False)), x)
+    assert "RandomErasing" not in [type(layer).__name__ for layer in make_augmenter(AugmentConfig()).layers]
+    with pytest.raises(ValueError, match="'erasing': got 1.5, expected a probability 0..1"):
+        TrainConfig(csv="x.csv", augment=AugmentConfig(erasing=1.5)).validate()
+    cfg = TrainConfig.from_dict({"csv": "x.csv", "augment": {"erasing": 0.5}})
+    assert cfg.augment.erasing == 0.5
