@@ -456,21 +456,35 @@ def export(
 
 
 def _detector(
-    detector: str, yunet_model: str | None, scale_factor: float, min_neighbors: int, min_face: int, detect_size: int
+    detector: str,
+    yunet_model: str | None,
+    scale_factor: float,
+    min_neighbors: int,
+    min_face: int,
+    detect_size: int,
+    min_score: float | None,
 ):
     from kerfer.runtime.detect import HaarDetector, YuNetDetector
 
+    if yunet_model and detector != "yunet":
+        raise click.BadParameter(
+            f"{yunet_model} is used only with --detector yunet: add it", param_hint="--yunet-model"
+        )
+    if min_score is not None and detector == "haar":
+        raise click.BadParameter(
+            "the Haar cascade has no score: use --min-neighbors, or --detector blazeface", param_hint="--min-score"
+        )
     if detector == "yunet":
         if not yunet_model:
             raise click.BadParameter("--detector yunet needs --yunet-model FILE.onnx", param_hint="--detector")
         try:
-            return YuNetDetector(yunet_model, max_side=detect_size or None)
+            return YuNetDetector(yunet_model, score_threshold=min_score or 0.7, max_side=detect_size or None)
         except ValueError as e:
             raise click.BadParameter(str(e).split(": ", 1)[-1], param_hint="--yunet-model") from e
-    if yunet_model:
-        raise click.BadParameter(
-            f"{yunet_model} is used only with --detector yunet: add it", param_hint="--yunet-model"
-        )
+    if detector == "blazeface":
+        from kerfer.runtime.blazeface import DEFAULT_MIN_SCORE, BlazeFaceDetector
+
+        return BlazeFaceDetector(score_threshold=min_score or DEFAULT_MIN_SCORE, min_face=min_face)
     return HaarDetector(
         scale_factor=scale_factor, min_neighbors=min_neighbors, min_face=min_face, max_side=detect_size or None
     )
@@ -496,12 +510,24 @@ def detector_options(fn):
     opts = [
         click.option(
             "--detector",
-            type=click.Choice(["haar", "yunet"]),
-            default="haar",
+            type=click.Choice(["blazeface", "haar", "yunet"]),
+            default="blazeface",
             show_default=True,
-            help="Face detector: OpenCV Haar cascade, or YuNet (needs --yunet-model).",
+            help="Face detector: BlazeFace (learned, shipped; finds tilted and small faces), OpenCV's Haar "
+            "cascade (the seed projects' detector), or YuNet (needs --yunet-model).",
         ),
         click.option("--yunet-model", type=click.Path(exists=True, dir_okay=False), help="YuNet ONNX file (.onnx)."),
+        click.option(
+            "--min-score",
+            type=click.FloatRange(min=0.0, max=1.0, min_open=True, max_open=True),
+            help="BlazeFace/YuNet: face probability to keep a detection (default 0.6 / 0.7); higher = fewer false faces.",
+        ),
+        click.option(
+            "--align/--no-align",
+            default=True,
+            show_default=True,
+            help="Turn each face upright by its eye line before classifying (BlazeFace/YuNet give the eyes).",
+        ),
         click.option(
             "--scale-factor",
             default=1.2,
@@ -521,14 +547,15 @@ def detector_options(fn):
             default=20,
             show_default=True,
             type=click.IntRange(min=1),
-            help="Smallest face (px, in the detection image).",
+            help="Smallest face (px; Haar: in the downscaled detection image, BlazeFace: in the frame).",
         ),
         click.option(
             "--detect-size",
             default=320,
             show_default=True,
             callback=_check_detect_size,
-            help=f"Downscale frames to this longest side before detecting (0 = full size, else >= {MIN_DETECT_SIZE}).",
+            help="Haar/YuNet: downscale frames to this longest side before detecting "
+            f"(0 = full size, else >= {MIN_DETECT_SIZE}; BlazeFace always sees 192x192).",
         ),
         click.option(
             "--margin",
@@ -556,20 +583,35 @@ def detector_options(fn):
     return fn
 
 
-def _pipeline(model_path, unsafe, margin, tta=TTA_DEFAULT, **det):
+def _pipeline(model_path, unsafe, margin, tta=TTA_DEFAULT, align=True, **det):
     from kerfer.runtime.classifier import Classifier
     from kerfer.runtime.pipeline import FacePipeline
 
-    return FacePipeline(Classifier(model_path, unsafe=unsafe), _detector(**det), margin=margin, tta=tta)
+    return FacePipeline(Classifier(model_path, unsafe=unsafe), _detector(**det), margin=margin, tta=tta, align=align)
+
+
+OVERLAY_CHOICES = ("bars", "label", "emoji")  # = kerfer.runtime.overlay.OVERLAY_STYLES (no OpenCV import here)
+
+
+def _overlay_option(where: str):
+    return click.option(
+        "--overlay",
+        type=click.Choice(OVERLAY_CHOICES),
+        default="bars",
+        show_default=True,
+        help=f"How each face is drawn {where}: bars = box, label and a probability bar per class; "
+        "label = box and label only; emoji = box, label and an emoji of the top expression beside the face.",
+    )
 
 
 @main.command(context_settings=CONTEXT)
 @click.argument("images", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per image (JSON lines).")
 @click.option("--save-annotated", type=click.Path(file_okay=False), help="Write images with boxes and labels here.")
+@_overlay_option("in the --save-annotated images")
 @detector_options
 @_fail_cleanly
-def predict(images, as_json, save_annotated, model_path, unsafe, margin, **det):
+def predict(images, as_json, save_annotated, overlay, model_path, unsafe, margin, **det):
     """Find faces in photos and name their expressions.
 
     IMAGES are files or folders. Each face gets its box and class probabilities; an image
@@ -581,6 +623,7 @@ def predict(images, as_json, save_annotated, model_path, unsafe, margin, **det):
       kerfer predict photo.jpg
       kerfer predict photos/ --json > faces.jsonl
       kerfer predict group.jpg --save-annotated out/
+      kerfer predict group.jpg --save-annotated out/ --overlay emoji
     """
     from kerfer.runtime.predict import predict_images
 
@@ -594,7 +637,7 @@ def predict(images, as_json, save_annotated, model_path, unsafe, margin, **det):
             note = skipped_note(Path(image))
             if note and expand_paths([image]):
                 click.echo(f"{image}: {note}", err=True)
-    for r in predict_images(images, pipe, save_annotated):
+    for r in predict_images(images, pipe, save_annotated, overlay=overlay):
         if r.error:
             failed += 1
         else:
@@ -646,6 +689,7 @@ def predict(images, as_json, save_annotated, model_path, unsafe, margin, **det):
 @click.option("--output", type=click.Path(dir_okay=False), help="Per-frame results: .jsonl (JSON lines) or .csv.")
 @click.option("--save-video", type=click.Path(dir_okay=False), help="Write the annotated video (.mp4).")
 @click.option("--max-frames", type=click.IntRange(min=1), help="Stop after N frames (1 or more).")
+@_overlay_option("in the window and the --save-video file")
 @detector_options
 @_fail_cleanly
 def live(
@@ -659,6 +703,7 @@ def live(
     output,
     save_video,
     max_frames,
+    overlay,
     model_path,
     unsafe,
     margin,
@@ -673,6 +718,7 @@ def live(
       kerfer live                                  # webcam 0, shipped model
       kerfer live --picamera --detect-every 3      # Raspberry Pi
       kerfer live --source clip.mp4 --headless --output faces.jsonl --save-video out.mp4
+      kerfer live --overlay emoji                  # an emoji beside each face
     """
     from kerfer.runtime.live import run_live
     from kerfer.runtime.video import SourceError, open_source
@@ -703,6 +749,7 @@ def live(
         save_video=save_video,
         video_fps=fps,
         max_frames=max_frames,
+        overlay=overlay,
     )
     d = summary.to_dict()
     click.echo(
@@ -734,6 +781,131 @@ def archs() -> None:
         params = build_model(name).count_params()
         weights = f"  [weights: {', '.join(shipped[name])}]" if name in shipped else ""
         click.echo(f"{name:8s} {params / 1e6:5.2f}M params  {summary}{weights}")
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("src", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--roi",
+    type=click.Choice(["face", "mouth", "eyes"]),
+    default="face",
+    show_default=True,
+    help="Region to crop: the whole face (as predict sees it), the mouth, or the eyes.",
+)
+@click.option("--size", default=48, show_default=True, type=click.IntRange(min=8, max=4096), help="Crop side (px).")
+@click.option("--grayscale/--color", default=True, show_default=True, help="Write 1-channel or 3-channel crops.")
+@click.option(
+    "--on-multiple",
+    type=click.Choice(["skip", "largest"]),
+    default="skip",
+    show_default=True,
+    help="A photo with several faces: set it aside under OUT/_rejected, or crop its largest face.",
+)
+@click.option(
+    "--detector",
+    type=click.Choice(["blazeface", "haar", "yunet"]),
+    default="blazeface",
+    show_default=True,
+    help="Face detector: BlazeFace (shipped; gives the eyes and mouth), OpenCV's Haar cascade (no keypoints: "
+    "no alignment, mouth/eyes placed by proportion), or YuNet (needs --yunet-model).",
+)
+@click.option("--yunet-model", type=click.Path(exists=True, dir_okay=False), help="YuNet ONNX file (.onnx).")
+@click.option(
+    "--min-score",
+    type=click.FloatRange(min=0.0, max=1.0, min_open=True, max_open=True),
+    help="BlazeFace/YuNet: face probability to keep a detection (default: as for predict).",
+)
+@click.option(
+    "--min-face", default=20, show_default=True, type=click.IntRange(min=1), help="Smallest face (px) to keep."
+)
+@click.option(
+    "--align/--no-align",
+    default=True,
+    show_default=True,
+    help="Turn faces tilted past 10 degrees upright by their eye line (BlazeFace/YuNet), as predict does.",
+)
+@click.option(
+    "--margin",
+    default=0.1,
+    show_default=True,
+    type=click.FloatRange(min=0.0, max=2.0),
+    help="--roi face: padding around the face box (fraction of its side), as predict's --margin.",
+)
+@click.option("--progress/--no-progress", default=True, help="Progress bar on stderr (shown only on a terminal).")
+@_fail_cleanly
+def crop(
+    src, out, roi, size, grayscale, on_multiple, detector, yunet_model, min_score, min_face, align, margin, progress
+):
+    """Build a training image folder from photos: detect, align and crop every face.
+
+    SRC holds SRC/<class>/*.jpg or SRC/<split>/<class>/*.jpg; OUT gets the same layout with one
+    SIZE x SIZE PNG per photo, ready for `kerfer train --data`. Photos with no face, with several
+    faces (unless --on-multiple largest) or that cannot be read are copied to OUT/_rejected/ (which
+    train ignores), and every photo has a row in OUT/crop_report.csv. Re-running into the same OUT
+    overwrites nothing but each photo's own crop. Exit status 1 if nothing was cropped.
+
+    \b
+    Examples:
+      kerfer crop photos/ data/faces                     # photos/train/happy/*.jpg -> data/faces/train/happy/*.png
+      kerfer crop photos/ data/mouths --roi mouth --size 64
+      kerfer crop photos/ data/faces --color --on-multiple largest
+      kerfer train --data data/faces --train-split train --val-split test --out runs/faces
+    """
+    from kerfer.runtime.cropping import REJECTED, crop_dataset
+
+    det = _detector(
+        detector=detector,
+        yunet_model=yunet_model,
+        scale_factor=1.2,
+        min_neighbors=4,
+        min_face=min_face,
+        detect_size=320,
+        min_score=min_score,
+    )
+    report = crop_dataset(
+        src,
+        out,
+        roi=roi,
+        size=size,
+        grayscale=grayscale,
+        detector=det,
+        progress=progress,
+        on_multiple=on_multiple,
+        align=align,
+        margin=margin,
+    )
+    colour = "grayscale" if grayscale else "colour"
+    click.echo(
+        f"cropped {report.cropped} of {len(report.rows)} photos ({roi}, {size}x{size} {colour}) into {out} "
+        f"in {report.seconds:.1f} s:"
+    )
+    for group, n in report.per_class.items():
+        click.echo(f"  {group}: {n}")
+    for status, what in (("no_face", "no face"), ("multiple_faces", "several faces"), ("unreadable", "unreadable")):
+        n = report.count(status)
+        if not n:
+            continue
+        if status == "multiple_faces" and on_multiple == "largest":
+            click.echo(f"{what}: {n} (cropped the largest face of each)")
+        else:
+            hint = "; --on-multiple largest crops the largest face" if status == "multiple_faces" else ""
+            click.echo(f"{what}: {n} (copied to {Path(out) / REJECTED / status}{hint})")
+    if report.ignored:
+        shown = ", ".join(str(p.relative_to(src)) for p in report.ignored[:3])
+        more = ", ..." if len(report.ignored) > 3 else ""
+        click.echo(f"not read: {len(report.ignored)} file(s) outside class folders or of other types ({shown}{more})")
+    click.echo(f"report: {report.report_path}")
+    if not report.cropped:
+        click.echo("kerfer: no face was cropped: nothing to train on", err=True)
+        sys.exit(1)
+    empty = [g for g, n in report.per_class.items() if not n]
+    if empty:
+        click.echo(f"warning: no crops for {', '.join(empty)}", err=True)
+    click.echo(f"next: {report.train_command()}")
+    if size != 48 or not grayscale:
+        settings = json.dumps({"image_size": size, "color_mode": "grayscale" if grayscale else "rgb"})
+        click.echo(f"      (train reads 48x48 grayscale unless a --config JSON sets {settings})")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -116,6 +116,23 @@ def check_auto_choices() -> Check:
     return Check("auto choices", True, f"precision {precision}, augmentation on {augment}, strategy {strategy}")
 
 
+def check_blazeface() -> Check:
+    try:
+        import numpy as np
+
+        from kerfer.runtime.blazeface import BlazeFaceDetector
+
+        BlazeFaceDetector().detect(np.zeros((64, 64, 3), np.uint8))
+        return Check("BlazeFace face detector", True, "loads and runs (the default --detector)")
+    except Exception as e:  # noqa: BLE001
+        return Check(
+            "BlazeFace face detector",
+            False,
+            str(e).splitlines()[0][:120],
+            "pip install ai-edge-litert (or use --detector haar)",
+        )
+
+
 def check_haar() -> Check:
     try:
         import numpy as np
@@ -243,6 +260,7 @@ def checks() -> list[Callable[[], Check]]:
         _package("Keras", "keras", TRAIN_INSTALL),
         check_devices,
         check_auto_choices,
+        check_blazeface,
         check_haar,
         check_yunet,
         check_shipped_model,

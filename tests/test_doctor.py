@@ -19,6 +19,7 @@ NAMES = [
     "Keras",
     "devices",
     "auto choices",
+    "BlazeFace face detector",
     "Haar face detector",
     "shipped model",
     "display",
@@ -47,7 +48,17 @@ def test_doctor_prints_every_check(monkeypatch):
     assert r.exit_code == 0, r.output
     rows = _rows(r.output)
     assert set(NAMES) <= set(rows), r.output
-    for name in ("kerfer", "commands", "NumPy", "OpenCV", "TensorFlow", "Keras", "Haar face detector", "shipped model"):
+    for name in (
+        "kerfer",
+        "commands",
+        "NumPy",
+        "OpenCV",
+        "TensorFlow",
+        "Keras",
+        "BlazeFace face detector",
+        "Haar face detector",
+        "shipped model",
+    ):
         assert rows[name].startswith("✓"), r.output
     assert tf.__version__ in rows["TensorFlow"]
     expected = choose_precision("auto", tf.config.list_physical_devices("GPU"))
@@ -69,7 +80,15 @@ def test_doctor_without_tensorflow_or_litert():
     assert "Traceback" not in out.stderr
     rows = _rows(out.stdout)
     assert set(NAMES) <= set(rows), out.stdout
-    for name in ("TensorFlow", "Keras", "LiteRT", "devices", "auto choices", "shipped model"):
+    for name in (
+        "TensorFlow",
+        "Keras",
+        "LiteRT",
+        "devices",
+        "auto choices",
+        "BlazeFace face detector",
+        "shipped model",
+    ):
         assert rows[name].startswith("✗"), out.stdout
     assert 'pip install "kerfer[train]"' in out.stdout and "pip install ai-edge-litert" in out.stdout
     assert rows["commands"].startswith("✗"), out.stdout

@@ -1,8 +1,10 @@
-"""Face detectors and face crops. OpenCV only (no TensorFlow).
+"""Face detectors and face crops. OpenCV and NumPy only (no TensorFlow).
 
-The default is OpenCV's Haar cascade (shipped with opencv-python 4.x). Detection is the
-expensive step of the live pipeline, so it runs on a downscaled copy of the frame and the
-boxes are mapped back. A DNN detector (YuNet) works from a user-supplied ONNX file.
+The default detector is BlazeFace (:mod:`kerfer.runtime.blazeface`, a learned detector on
+the TFLite interpreter); OpenCV's Haar cascade (opencv-python 4.x) and YuNet (from a
+user-supplied ONNX file) are the alternatives. Every detector gives boxes as
+``(x, y, w, h)`` frame pixels; the learned ones also give eye positions, which
+:func:`crop_faces` uses to rotate each face upright before the 48x48 crop.
 """
 
 from __future__ import annotations
@@ -20,6 +22,46 @@ Box = tuple[int, int, int, int]  # x, y, w, h in frame pixels
 class FaceDetector(Protocol):
     def detect(self, frame: np.ndarray) -> list[Box]:
         """Boxes of the faces in a BGR or grayscale frame."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Detection:
+    """One face: its box, the detector's confidence and, from learned detectors, keypoints
+    (``(K, 2)`` frame pixels, named by ``keypoint_names``)."""
+
+    box: Box
+    score: float = 1.0
+    keypoints: np.ndarray | None = None
+    keypoint_names: tuple[str, ...] = ()
+
+    def point(self, name: str) -> np.ndarray | None:
+        if self.keypoints is None or name not in self.keypoint_names:
+            return None
+        return self.keypoints[self.keypoint_names.index(name)]
+
+    def eyes(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(the eye on the image's left, the one on its right), or None without keypoints."""
+        right, left = self.point("right_eye"), self.point("left_eye")  # the subject's right eye is on the image's left
+        if right is None or left is None:
+            return None
+        return right, left
+
+    def roll_degrees(self) -> float:
+        """How far the eye line is tilted from horizontal (positive = clockwise on screen); 0 without eyes."""
+        eyes = self.eyes()
+        if eyes is None:
+            return 0.0
+        (x0, y0), (x1, y1) = eyes
+        return float(np.degrees(np.arctan2(y1 - y0, x1 - x0)))
+
+
+def find_faces(detector: FaceDetector, frame: np.ndarray) -> list[Detection]:
+    """``detector``'s faces as :class:`Detection` objects: with keypoints where it gives them
+    (``detect_faces``), else boxes alone."""
+    detect_faces = getattr(detector, "detect_faces", None)
+    if detect_faces is not None:
+        return list(detect_faces(frame))
+    return [Detection(tuple(int(v) for v in b)) for b in detector.detect(frame)]  # type: ignore[misc]
 
 
 def to_gray(frame: np.ndarray) -> np.ndarray:
@@ -43,7 +85,7 @@ MIN_DETECT_SIZE = 32
 """Smallest ``max_side`` accepted: below it no face is big enough to detect."""
 
 
-def _check_options(det: object) -> None:
+def check_options(det: object) -> None:
     """Refuses detector settings OpenCV would reject with a traceback (or silently mis-handle).
 
     Raises ``ValueError`` naming the setting, its value and the allowed values.
@@ -79,7 +121,7 @@ class HaarDetector:
     cascade: str = "haarcascade_frontalface_default.xml"
 
     def __post_init__(self) -> None:
-        _check_options(self)
+        check_options(self)
         if not hasattr(cv2, "CascadeClassifier") or not hasattr(cv2, "data"):
             raise RuntimeError(
                 "this OpenCV build has no Haar cascades (opencv-python 5.x dropped them): install opencv-python>=4.8,<5"
@@ -113,7 +155,7 @@ class YuNetDetector:
     max_side: int | None = 640
 
     def __post_init__(self) -> None:
-        _check_options(self)
+        check_options(self)
         if not Path(self.model).exists():
             raise FileNotFoundError(f"{self.model}: no such YuNet ONNX file")
         if Path(self.model).suffix.lower() != ".onnx":
@@ -134,29 +176,76 @@ class YuNetDetector:
             return []
         return [tuple(int(round(v / scale)) for v in f[:4]) for f in faces]  # type: ignore[misc]
 
+    def detect_faces(self, frame: np.ndarray) -> list[Detection]:
+        """As :meth:`detect`, with YuNet's five landmarks (eyes, nose tip, mouth corners)."""
+        bgr = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR) if frame.ndim == 2 else frame[..., :3]
+        h, w = bgr.shape[:2]
+        scale = min(1.0, (self.max_side or max(h, w)) / max(h, w))
+        small = cv2.resize(bgr, (round(w * scale), round(h * scale))) if scale < 1 else bgr
+        self._net.setInputSize((small.shape[1], small.shape[0]))
+        _, faces = self._net.detect(small)
+        if faces is None:
+            return []
+        names = ("right_eye", "left_eye", "nose", "mouth_right", "mouth_left")
+        return [
+            Detection(
+                tuple(int(round(v / scale)) for v in f[:4]),  # type: ignore[arg-type]
+                float(f[14]),
+                np.asarray(f[4:14], np.float32).reshape(5, 2) / scale,
+                names,
+            )
+            for f in faces
+        ]
+
 
 def crop_faces(
-    frame: np.ndarray, boxes: list[Box], size: int = 48, margin: float = 0.1, channels: int = 1
+    frame: np.ndarray,
+    boxes: list[Box],
+    size: int = 48,
+    margin: float = 0.1,
+    channels: int = 1,
+    angles: list[float] | None = None,
 ) -> np.ndarray:
     """Square, margin-padded crops resized to ``size``: ``(N, size, size, channels)`` uint8.
 
     Squaring around the box centre keeps the face's aspect ratio; areas outside the frame
-    are filled by replicating the border.
+    are filled by replicating the border. ``angles`` (degrees, one per box, as
+    :meth:`Detection.roll_degrees` gives them) rotate each crop about the box centre so
+    that the eye line is level: FER2013's faces are upright, so a tilted face is turned
+    back before the model sees it.
     """
     img = to_gray(frame) if channels == 1 else cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
     out = np.zeros((len(boxes), size, size, channels), np.uint8)
-    h, w = img.shape[:2]
     for i, (x, y, bw, bh) in enumerate(boxes):
-        side = int(round(max(bw, bh) * (1 + 2 * margin)))
+        side = max(1, int(round(max(bw, bh) * (1 + 2 * margin))))
         cx, cy = x + bw / 2, y + bh / 2
-        x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
-        x1, y1 = x0 + side, y0 + side
-        pad = max(0, -x0, -y0, x1 - w, y1 - h)
-        src = img
-        if pad:
-            src = cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-            x0, y0, x1, y1 = x0 + pad, y0 + pad, x1 + pad, y1 + pad
-        crop = src[y0:y1, x0:x1]
-        interp = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
-        out[i] = cv2.resize(crop, (size, size), interpolation=interp).reshape(size, size, channels)
+        angle = angles[i] if angles else 0.0
+        if abs(angle) < 0.5:
+            crop = _square(img, cx, cy, side)
+            interp = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
+            out[i] = cv2.resize(crop, (size, size), interpolation=interp).reshape(size, size, channels)
+            continue
+        # A square big enough to hold the rotated one, brought near the output scale first
+        # (INTER_AREA, no aliasing), then rotated about its centre and cut to the face.
+        outer = int(np.ceil(side * np.sqrt(2))) + 2
+        work = max(size, int(np.ceil(size * outer / side)))
+        region = _square(img, cx, cy, outer)
+        interp = cv2.INTER_AREA if outer > work else cv2.INTER_LINEAR
+        region = cv2.resize(region, (work, work), interpolation=interp)
+        m = cv2.getRotationMatrix2D((work / 2, work / 2), angle, outer * size / (work * side))  # work px -> output px
+        m[:, 2] += (size - work) / 2
+        rotated = cv2.warpAffine(region, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        out[i] = rotated.reshape(size, size, channels)
     return out
+
+
+def _square(img: np.ndarray, cx: float, cy: float, side: int) -> np.ndarray:
+    """The ``side`` x ``side`` window of ``img`` centred on (cx, cy), border pixels replicated outside."""
+    h, w = img.shape[:2]
+    x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
+    x1, y1 = x0 + side, y0 + side
+    pad = max(0, -x0, -y0, x1 - w, y1 - h)
+    if pad:
+        img = cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        x0, y0, x1, y1 = x0 + pad, y0 + pad, x1 + pad, y1 + pad
+    return img[y0:y1, x0:x1]

@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from kerfer.runtime.overlay import draw_face, draw_fps
+from kerfer.runtime.overlay import OVERLAY_STYLES, draw_face, draw_fps
 from kerfer.runtime.pipeline import FacePipeline
 from kerfer.runtime.track import Smoother
 
@@ -109,20 +109,25 @@ def run_live(
     video_fps: float | None = None,
     max_frames: int | None = None,
     draw: bool | None = None,
+    overlay: str = "bars",
 ) -> LiveSummary:
     """Runs the loop until the frames end, ``max_frames``, or q/Esc in the window.
 
     Faces are detected every ``detect_every`` frames (boxes carried in between) and
     classified every frame in one batch; each face's probabilities are averaged over its
     last ``smooth`` frames. ``None`` frames (decode failures) are counted and skipped.
+    ``overlay`` is how each face is drawn (``overlay.OVERLAY_STYLES``: probability bars, the
+    label only, or an emoji).
     """
+    if overlay not in OVERLAY_STYLES:
+        raise ValueError(f"unknown overlay style {overlay!r}; choose one of {', '.join(OVERLAY_STYLES)}")
     smoother = Smoother(window=smooth)
     names = pipeline.class_names
     writer = _ResultWriter(output, names) if output else None
     video = None
     draw = (show or save_video is not None) if draw is None else draw
     summary = LiveSummary()
-    boxes: list = []
+    found: list = []
     start = time.perf_counter()
     fps_ema = 0.0
     last = start
@@ -135,8 +140,8 @@ def run_live(
                 frame = cv2.flip(frame, 1)
             i = summary.frames
             if i % max(1, detect_every) == 0:
-                boxes = pipeline.detect(frame)
-            faces = pipeline.classify(frame, boxes)
+                found = pipeline.detect(frame)
+            faces = pipeline.classify(frame, found)
             tracked = smoother.update(
                 [f.box for f in faces], np.stack([f.probs for f in faces]) if faces else np.zeros((0, len(names)))
             )
@@ -152,7 +157,7 @@ def run_live(
                 writer.write(i, _frame_time(frames, summary, video_fps, now - start), results, now - start)
             if draw:
                 for _, box, p in results:
-                    draw_face(frame, box, p, names)
+                    draw_face(frame, box, p, names, style=overlay)
                 draw_fps(frame, fps_ema)
             if save_video is not None:
                 if video is None:
