@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 
 from kerfer.runtime.images import ImageReadError, read_image
-from kerfer.runtime.overlay import draw_face
+from kerfer.runtime.overlay import OVERLAY_STYLES, draw_face
 from kerfer.runtime.pipeline import Face, FacePipeline
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
@@ -60,10 +60,18 @@ def annotated_name(path: Path, used: set[str]) -> str:
 
 
 def predict_images(
-    paths: Iterable[str | os.PathLike], pipeline: FacePipeline, save_annotated: str | os.PathLike | None = None
+    paths: Iterable[str | os.PathLike],
+    pipeline: FacePipeline,
+    save_annotated: str | os.PathLike | None = None,
+    overlay: str = "bars",
 ) -> Iterator[ImageResult]:
     """One result per image, in order; an unreadable file, or an annotated copy that cannot be
-    written, yields a result with ``error`` set; so does a folder without a single supported image."""
+    written, yields a result with ``error`` set; so does a folder without a single supported image.
+
+    ``overlay``: how the annotated copies show each face (``overlay.OVERLAY_STYLES``: probability
+    bars, the label only, or an emoji)."""
+    if overlay not in OVERLAY_STYLES:
+        raise ValueError(f"unknown overlay style {overlay!r}; choose one of {', '.join(OVERLAY_STYLES)}")
     out_dir = Path(save_annotated) if save_annotated else None
     if out_dir:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -73,10 +81,12 @@ def predict_images(
             note = skipped_note(given) or "it is empty"
             yield ImageResult(str(given), [], error=f"no supported images in this folder: {note}")
             continue
-        yield from _predict_files(expand_paths([given]), pipeline, out_dir, used)
+        yield from _predict_files(expand_paths([given]), pipeline, out_dir, used, overlay)
 
 
-def _predict_files(files: list[Path], pipeline: FacePipeline, out_dir: Path | None, used: set[str]):
+def _predict_files(
+    files: list[Path], pipeline: FacePipeline, out_dir: Path | None, used: set[str], overlay: str = "bars"
+):
     for path in files:
         try:
             image = read_image(path)
@@ -87,7 +97,7 @@ def _predict_files(files: list[Path], pipeline: FacePipeline, out_dir: Path | No
         annotated = None
         if out_dir:
             for f in faces:
-                draw_face(image, f.box, f.probs, pipeline.class_names)
+                draw_face(image, f.box, f.probs, pipeline.class_names, style=overlay)
             annotated = str(out_dir / annotated_name(path, used))
             try:
                 ok = cv2.imwrite(annotated, image)
