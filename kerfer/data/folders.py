@@ -30,8 +30,11 @@ def _list_split(
         have = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
         where = f"; splits present: {', '.join(have)}" if have else ""
         raise DataError(f"{split_dir}: no such split folder (expected {root}/<split>/<class>/*.png){where}")
-    # A folder without images is not a class: an empty `contempt/` must not become an output.
-    found = sorted(p.name for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith(".") and _has_images(p))
+    # A folder without images is not a class: an empty `contempt/` must not become an output; nor is a
+    # hidden or "_"-prefixed one (kerfer crop keeps its rejects in `_rejected/`).
+    found = sorted(
+        p.name for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith((".", "_")) and _has_images(p)
+    )
     names = tuple(class_names) if class_names is not None else tuple(found)
     if not names:
         raise DataError(f"{split_dir}: no class folders with images inside (expected {split_dir}/<class>/*.png)")
