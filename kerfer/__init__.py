@@ -24,6 +24,10 @@ _API = {
     "evaluate": "kerfer.evaluation",
     "export": "kerfer.exporting",
     "Classifier": "kerfer.runtime",
+    "FacePipeline": "kerfer.runtime.pipeline",
+    "BlazeFaceDetector": "kerfer.runtime.blazeface",
+    "HaarDetector": "kerfer.runtime.detect",
+    "crop_dataset": "kerfer.runtime.cropping",
     "FER2013_CLASSES": "kerfer.labels",
 }
 
@@ -37,6 +41,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from kerfer.labels import FER2013_CLASSES  # noqa: F401
     from kerfer.models import build_model, list_architectures  # noqa: F401
     from kerfer.runtime import Classifier  # noqa: F401
+    from kerfer.runtime.blazeface import BlazeFaceDetector  # noqa: F401
+    from kerfer.runtime.cropping import crop_dataset  # noqa: F401
+    from kerfer.runtime.detect import HaarDetector  # noqa: F401
+    from kerfer.runtime.pipeline import FacePipeline  # noqa: F401
     from kerfer.training import TrainConfig, train  # noqa: F401
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-from conftest import ROOT
+import cv2
+import numpy as np
+from conftest import MEDIA, ROOT
 from fakedata import tiny_fer_csv
 
 
@@ -18,11 +20,17 @@ def test_readme_python_examples_run(tmp_path, monkeypatch):
     csv, _, _, usages = tiny_fer_csv(tmp_path / "fer.csv.gz", n=210, gz=True)
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "fer2013.csv.gz").write_bytes(csv.read_bytes())
+    photo = str(MEDIA / "two_people.jpg") if MEDIA.exists() else str(tmp_path / "grey.png")
+    cv2.imwrite(str(tmp_path / "grey.png"), np.full((120, 160, 3), 128, np.uint8))
+    for cls in ("happy", "sad"):  # photos/<class>/: the shared photo where present, else a faceless one
+        (tmp_path / "photos" / cls).mkdir(parents=True)
+        cv2.imwrite(str(tmp_path / "photos" / cls / "a.jpg"), cv2.imread(photo))
     monkeypatch.chdir(tmp_path)
     blocks = _python_blocks()
-    assert len(blocks) == 3
+    assert len(blocks) == 4
     subs = {
         '"fer2013.csv.gz"': repr(str(csv)),
+        '"two_people.jpg"': repr(photo),
         "epochs=30": "epochs=1, arch_options={'widths': [8, 16, 16, 32], 'stem_filters': 4}, batch_size=32",
     }
     namespace: dict = {}
@@ -35,6 +43,9 @@ def test_readme_python_examples_run(tmp_path, monkeypatch):
     assert (tmp_path / "exports" / "my-run" / "model_int8.tflite").exists()
     assert (tmp_path / "runs" / "my-run" / "history.csv").exists()
     assert sum(1 for _ in namespace["ds"]) == usages.count("PublicTest")  # validation = PublicTest
+    assert namespace["report"].rows and (tmp_path / "data" / "faces" / "crop_report.csv").exists()
+    if MEDIA.exists():
+        assert len(namespace["pipe"](cv2.imread(photo))) == 2
 
 
 def test_public_api_names_stay_functions():
