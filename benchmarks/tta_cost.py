@@ -5,8 +5,12 @@
 Times the classifier (1 thread) on 1 and on 4 faces, plain and with ``tta=True`` (faces and
 mirrors in one batch), taking turns, and the detectors per frame on the shared clips: the
 default of ``kerfer predict``/``live`` (BlazeFace) and the Haar cascade (320 px). Prints the extra milliseconds TTA adds and
-that extra as a share of the detector's time per frame. kerfer's rule: TTA is the default only
-when its extra cost for a typical frame (1-4 faces) is under 10 % of the detector's.
+that extra as a share of the detector's time per frame. Then the whole commands, TTA off and
+on, taking turns: ``predict``'s work per photo (read, detect, classify) on the shared photos
+and ``live``'s frames per second on the clips (its defaults: detection every 2nd frame).
+
+kerfer's rule: TTA is on by default in a command when it adds under 10 % to that command's
+time per image (``predict``) or per frame (``live``).
 """
 
 from __future__ import annotations
@@ -82,9 +86,42 @@ def main() -> int:
         print(f"detector {name}, ms per frame: " + ", ".join(f"{c} {d:.2f} ms" for c, d in per_clip.items()))
         share = worst_extra / min(per_clip.values())
         print(f"  TTA's extra cost, 4 faces, against its fastest frame: {share:.1%}")
-    share = worst_extra / min(det_ms["BlazeFace (default)"].values())
-    print(f"rule (default on below 10 % of the default detector): {'default ON' if share < 0.10 else 'default OFF'}")
+    print_command_costs(Path(args.media), clf, args.rounds)
     return 0
+
+
+def print_command_costs(media: Path, clf, rounds: int) -> None:
+    """What TTA adds to ``predict`` per photo and to ``live`` per frame, with each command's defaults."""
+    from kerfer.runtime.images import read_image
+    from kerfer.runtime.live import run_live
+    from kerfer.runtime.pipeline import FacePipeline
+
+    photos = sorted(p for p in media.glob("*.jpg"))
+    pipes = {tta: FacePipeline(clf, tta=tta) for tta in (False, True)}
+    per_photo: dict[bool, list[float]] = {False: [], True: []}
+    for _ in range(max(3, rounds)):
+        for tta, pipe in pipes.items():
+            t = time.perf_counter()
+            for photo in photos:
+                pipe(read_image(photo))
+            per_photo[tta].append((time.perf_counter() - t) / len(photos) * 1000)
+    off, on = (float(np.median(per_photo[t])) for t in (False, True))
+    print(f"predict, per photo ({len(photos)} photos, read + detect + classify): TTA off {off:.2f} ms, on {on:.2f} ms")
+    print(f"  TTA adds {on / off - 1:.1%}: {'default ON' if on / off - 1 < 0.10 else 'default OFF'} for predict")
+    for clip in ("short_hamilton_clip.mp4", "test.mp4"):
+        path = media / clip
+        if not path.exists():
+            continue
+        video = frames(path, limit=300)
+        fps: dict[bool, list[float]] = {False: [], True: []}
+        for _ in range(max(3, rounds)):
+            for tta, pipe in pipes.items():
+                fps[tta].append(run_live(iter(video), pipe, show=False, draw=False, detect_every=2).fps)
+        off, on = (float(np.median(fps[t])) for t in (False, True))
+        print(f"live, {clip} (detect every 2nd frame): TTA off {off:.1f} fps, on {on:.1f} fps")
+        print(
+            f"  TTA adds {off / on - 1:.1%} per frame: {'default ON' if off / on - 1 < 0.10 else 'default OFF'} for live"
+        )
 
 
 if __name__ == "__main__":

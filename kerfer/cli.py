@@ -490,9 +490,11 @@ def _detector(
     )
 
 
-TTA_DEFAULT = True
-"""Flip TTA in predict/live by default: +1.2 points on PublicTest for under 10 % of the detector's time per
-frame (``benchmarks/tta_cost.py``; figures in docs/model_card.md)."""
+PREDICT_TTA = True
+"""Flip TTA on by default in ``predict``: +1.2 points on PublicTest for 0.7 % more time per photo
+(reading and detecting dominate). Off in ``live``: it costs 18-37 % of the frame rate there, over
+the 10 % kerfer allows a default (``benchmarks/tta_cost.py``; figures in docs/model_card.md)."""
+LIVE_TTA = False
 
 
 MIN_DETECT_SIZE = 32  # kerfer.runtime.detect.MIN_DETECT_SIZE (not imported here: keeps --help light)
@@ -506,7 +508,12 @@ def _check_detect_size(ctx, param, value: int) -> int:
     return value
 
 
-def detector_options(fn):
+def detector_options(tta_default: bool):
+    """The detector, crop and model options of ``predict`` and ``live``; ``tta_default`` is the command's --tta."""
+    return lambda fn: _add_detector_options(fn, tta_default)
+
+
+def _add_detector_options(fn, tta_default: bool):
     opts = [
         click.option(
             "--detector",
@@ -573,7 +580,7 @@ def detector_options(fn):
         click.option("--unsafe", is_flag=True, help="Allow .keras files with Lambda layers (only if trusted)."),
         click.option(
             "--tta/--no-tta",
-            default=TTA_DEFAULT,
+            default=tta_default,
             show_default=True,
             help="Flip test-time augmentation: average each face with its mirror image (one batch).",
         ),
@@ -583,7 +590,7 @@ def detector_options(fn):
     return fn
 
 
-def _pipeline(model_path, unsafe, margin, tta=TTA_DEFAULT, align=True, **det):
+def _pipeline(model_path, unsafe, margin, tta, align=True, **det):
     from kerfer.runtime.classifier import Classifier
     from kerfer.runtime.pipeline import FacePipeline
 
@@ -609,7 +616,7 @@ def _overlay_option(where: str):
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per image (JSON lines).")
 @click.option("--save-annotated", type=click.Path(file_okay=False), help="Write images with boxes and labels here.")
 @_overlay_option("in the --save-annotated images")
-@detector_options
+@detector_options(tta_default=PREDICT_TTA)
 @_fail_cleanly
 def predict(images, as_json, save_annotated, overlay, model_path, unsafe, margin, **det):
     """Find faces in photos and name their expressions.
@@ -690,7 +697,7 @@ def predict(images, as_json, save_annotated, overlay, model_path, unsafe, margin
 @click.option("--save-video", type=click.Path(dir_okay=False), help="Write the annotated video (.mp4).")
 @click.option("--max-frames", type=click.IntRange(min=1), help="Stop after N frames (1 or more).")
 @_overlay_option("in the window and the --save-video file")
-@detector_options
+@detector_options(tta_default=LIVE_TTA)
 @_fail_cleanly
 def live(
     camera,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -54,3 +56,20 @@ def test_predict_tta_flag_changes_the_probabilities():
     assert on.exit_code == 0 and off.exit_code == 0, on.output + off.output
     assert on.output != off.output  # TTA is on by default and changes the numbers
     assert '"faces": [{' in on.output
+
+
+@needs_media
+def test_live_runs_without_tta_by_default_and_with_it_on_request(tmp_path):
+    clip = str(MEDIA / "test.mp4")
+
+    def probs(*flags):
+        out = tmp_path / f"live{len(flags)}{'-'.join(flags)}.jsonl"
+        r = CliRunner().invoke(
+            main, ["live", "--source", clip, "--headless", "--max-frames", "3", "--output", str(out), *flags]
+        )
+        assert r.exit_code == 0, r.output
+        return [f["probs"] for line in out.read_text().splitlines() for f in json.loads(line)["faces"]]
+
+    default, off, on = probs(), probs("--no-tta"), probs("--tta")
+    assert default and default == off  # live's default is no TTA (it would cost 18-37 % of the frame rate)
+    assert on != off
