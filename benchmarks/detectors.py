@@ -19,6 +19,7 @@ as ``--detector haar``; BlazeFace: ``BlazeFaceDetector()``). One thread, no othe
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -28,7 +29,11 @@ import numpy as np
 from kerfer.runtime import Classifier
 from kerfer.runtime.blazeface import BlazeFaceDetector
 from kerfer.runtime.detect import HaarDetector, find_faces
+from kerfer.runtime.images import rotate_image as rotate
 from kerfer.runtime.pipeline import FacePipeline
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from live_fps import read_frames  # noqa: E402  (benchmarks/ run as scripts)
 
 PEOPLE = {
     "justin.jpg": 1,
@@ -40,18 +45,6 @@ PEOPLE = {
     "no-faces.jpg": 0,
 }
 ANGLES = (0, 15, -15, 30, -30)
-
-
-def rotate(image: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarray]:
-    """``image`` turned counter-clockwise by ``degrees`` on a canvas that holds all of it (black
-    corners), and the 2x3 matrix that maps original pixels into it."""
-    h, w = image.shape[:2]
-    m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
-    cos, sin = abs(m[0, 0]), abs(m[0, 1])
-    nw, nh = int(round(h * sin + w * cos)), int(round(h * cos + w * sin))
-    m[0, 2] += nw / 2 - w / 2
-    m[1, 2] += nh / 2 - h / 2
-    return cv2.warpAffine(image, m, (nw, nh)), m
 
 
 def detectors() -> dict[str, object]:
@@ -83,18 +76,6 @@ def photo_table(media: Path, dets: dict) -> None:
     print("\n(bold: not the number of people)\n")
 
 
-def read_frames(path: Path) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
-    return frames
-
-
 def clip_table(media: Path, dets: dict, rounds: int) -> None:
     print("## Clips: faces per frame, and ms per frame (median of the rounds, detectors taking turns)\n")
     print(
@@ -104,7 +85,7 @@ def clip_table(media: Path, dets: dict, rounds: int) -> None:
     )
     print("| --- | --- |" + " --- | --- |" * len(dets) + " --- |")
     for clip in ("short_hamilton_clip.mp4", "test.mp4"):
-        frames = read_frames(media / clip)
+        frames = read_frames(str(media / clip))
         if not frames:
             continue
         times: dict[str, list[float]] = {n: [] for n in dets}

@@ -513,15 +513,16 @@ def detector_options(tta_default: bool):
     return lambda fn: _add_detector_options(fn, tta_default)
 
 
-def _add_detector_options(fn, tta_default: bool):
-    opts = [
+def _finder_options() -> list:
+    """How faces are found and cropped: the options ``predict``, ``live`` and ``crop`` share."""
+    return [
         click.option(
             "--detector",
             type=click.Choice(["blazeface", "haar", "yunet"]),
             default="blazeface",
             show_default=True,
-            help="Face detector: BlazeFace (learned, shipped; finds tilted and small faces), OpenCV's Haar "
-            "cascade (the seed projects' detector), or YuNet (needs --yunet-model).",
+            help="Face detector: BlazeFace (learned, shipped; finds tilted and small faces, gives the eyes and "
+            "mouth), OpenCV's Haar cascade (the seed projects' detector; no keypoints), or YuNet (needs --yunet-model).",
         ),
         click.option("--yunet-model", type=click.Path(exists=True, dir_okay=False), help="YuNet ONNX file (.onnx)."),
         click.option(
@@ -533,21 +534,7 @@ def _add_detector_options(fn, tta_default: bool):
             "--align/--no-align",
             default=True,
             show_default=True,
-            help="Turn each face upright by its eye line before classifying (BlazeFace/YuNet give the eyes).",
-        ),
-        click.option(
-            "--scale-factor",
-            default=1.2,
-            show_default=True,
-            type=click.FloatRange(min=1.0, min_open=True),
-            help="Haar: image pyramid step (> 1.0).",
-        ),
-        click.option(
-            "--min-neighbors",
-            default=4,
-            show_default=True,
-            type=click.IntRange(min=0),
-            help="Haar: higher = fewer false faces.",
+            help="Turn faces tilted past 10 degrees upright by their eye line before cropping (BlazeFace/YuNet).",
         ),
         click.option(
             "--min-face",
@@ -557,37 +544,68 @@ def _add_detector_options(fn, tta_default: bool):
             help="Smallest face (px; Haar: in the downscaled detection image, BlazeFace: in the frame).",
         ),
         click.option(
-            "--detect-size",
-            default=320,
-            show_default=True,
-            callback=_check_detect_size,
-            help="Haar/YuNet: downscale frames to this longest side before detecting "
-            f"(0 = full size, else >= {MIN_DETECT_SIZE}; BlazeFace always sees 192x192).",
-        ),
-        click.option(
             "--margin",
             default=0.1,
             show_default=True,
             type=click.FloatRange(min=0.0, max=MAX_MARGIN),
             help=f"Padding around each face crop (fraction of the box, 0 to {MAX_MARGIN:g}).",
         ),
-        click.option(
-            "--model",
-            "model_path",
-            type=click.Path(),
-            help="Run directory, .keras, .tflite or SavedModel directory. Default: 'shipped' (the int8 model).",
-        ),
-        click.option("--unsafe", is_flag=True, help="Allow .keras files with Lambda layers (only if trusted)."),
-        click.option(
-            "--tta/--no-tta",
-            default=tta_default,
-            show_default=True,
-            help="Flip test-time augmentation: average each face with its mirror image (one batch).",
-        ),
     ]
+
+
+def _with_options(fn, opts: list):
     for opt in reversed(opts):
         fn = opt(fn)
     return fn
+
+
+def finder_options(fn):
+    """The shared face-finding options alone (``crop``)."""
+    return _with_options(fn, _finder_options())
+
+
+def _add_detector_options(fn, tta_default: bool):
+    return _with_options(
+        fn,
+        [
+            *_finder_options(),
+            click.option(
+                "--scale-factor",
+                default=1.2,
+                show_default=True,
+                type=click.FloatRange(min=1.0, min_open=True),
+                help="Haar: image pyramid step (> 1.0).",
+            ),
+            click.option(
+                "--min-neighbors",
+                default=4,
+                show_default=True,
+                type=click.IntRange(min=0),
+                help="Haar: higher = fewer false faces.",
+            ),
+            click.option(
+                "--detect-size",
+                default=320,
+                show_default=True,
+                callback=_check_detect_size,
+                help="Haar/YuNet: downscale frames to this longest side before detecting "
+                f"(0 = full size, else >= {MIN_DETECT_SIZE}; BlazeFace always sees 192x192).",
+            ),
+            click.option(
+                "--model",
+                "model_path",
+                type=click.Path(),
+                help="Run directory, .keras, .tflite or SavedModel directory. Default: 'shipped' (the int8 model).",
+            ),
+            click.option("--unsafe", is_flag=True, help="Allow .keras files with Lambda layers (only if trusted)."),
+            click.option(
+                "--tta/--no-tta",
+                default=tta_default,
+                show_default=True,
+                help="Flip test-time augmentation: average each face with its mirror image (one batch).",
+            ),
+        ],
+    )
 
 
 def _pipeline(model_path, unsafe, margin, tta, align=True, **det):
@@ -809,36 +827,7 @@ def archs() -> None:
     show_default=True,
     help="A photo with several faces: set it aside under OUT/_rejected, or crop its largest face.",
 )
-@click.option(
-    "--detector",
-    type=click.Choice(["blazeface", "haar", "yunet"]),
-    default="blazeface",
-    show_default=True,
-    help="Face detector: BlazeFace (shipped; gives the eyes and mouth), OpenCV's Haar cascade (no keypoints: "
-    "no alignment, mouth/eyes placed by proportion), or YuNet (needs --yunet-model).",
-)
-@click.option("--yunet-model", type=click.Path(exists=True, dir_okay=False), help="YuNet ONNX file (.onnx).")
-@click.option(
-    "--min-score",
-    type=click.FloatRange(min=0.0, max=1.0, min_open=True, max_open=True),
-    help="BlazeFace/YuNet: face probability to keep a detection (default: as for predict).",
-)
-@click.option(
-    "--min-face", default=20, show_default=True, type=click.IntRange(min=1), help="Smallest face (px) to keep."
-)
-@click.option(
-    "--align/--no-align",
-    default=True,
-    show_default=True,
-    help="Turn faces tilted past 10 degrees upright by their eye line (BlazeFace/YuNet), as predict does.",
-)
-@click.option(
-    "--margin",
-    default=0.1,
-    show_default=True,
-    type=click.FloatRange(min=0.0, max=2.0),
-    help="--roi face: padding around the face box (fraction of its side), as predict's --margin.",
-)
+@finder_options
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr (shown only on a terminal).")
 @_fail_cleanly
 def crop(

@@ -27,18 +27,12 @@ from kerfer.runtime.blazeface import (
     weighted_nms,
 )
 from kerfer.runtime.detect import Detection, HaarDetector, crop_faces
+from kerfer.runtime.images import rotate_image
 from kerfer.runtime.pipeline import ALIGN_MIN_DEGREES, FacePipeline, _level
 
 
 def rotate(image: np.ndarray, degrees: float) -> np.ndarray:
-    """Counter-clockwise by ``degrees`` on a canvas holding the whole image (as benchmarks/detectors.py)."""
-    h, w = image.shape[:2]
-    m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
-    cos, sin = abs(m[0, 0]), abs(m[0, 1])
-    nw, nh = int(round(h * sin + w * cos)), int(round(h * cos + w * sin))
-    m[0, 2] += nw / 2 - w / 2
-    m[1, 2] += nh / 2 - h / 2
-    return cv2.warpAffine(image, m, (nw, nh))
+    return rotate_image(image, degrees)[0]
 
 
 # --- anchors, decoding, NMS: hand-computed ----------------------------------------------------

@@ -166,18 +166,10 @@ class YuNetDetector:
             raise ValueError(f"yunet_model={self.model!r}: OpenCV cannot load it as a YuNet ONNX model") from e
 
     def detect(self, frame: np.ndarray) -> list[Box]:
-        bgr = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR) if frame.ndim == 2 else frame[..., :3]
-        h, w = bgr.shape[:2]
-        scale = min(1.0, (self.max_side or max(h, w)) / max(h, w))
-        small = cv2.resize(bgr, (round(w * scale), round(h * scale))) if scale < 1 else bgr
-        self._net.setInputSize((small.shape[1], small.shape[0]))
-        _, faces = self._net.detect(small)
-        if faces is None:
-            return []
-        return [tuple(int(round(v / scale)) for v in f[:4]) for f in faces]  # type: ignore[misc]
+        return [d.box for d in self.detect_faces(frame)]
 
     def detect_faces(self, frame: np.ndarray) -> list[Detection]:
-        """As :meth:`detect`, with YuNet's five landmarks (eyes, nose tip, mouth corners)."""
+        """Faces with YuNet's score and five landmarks (eyes, nose tip, mouth corners), in frame pixels."""
         bgr = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR) if frame.ndim == 2 else frame[..., :3]
         h, w = bgr.shape[:2]
         scale = min(1.0, (self.max_side or max(h, w)) / max(h, w))
