@@ -28,7 +28,7 @@ from kerfer.runtime.blazeface import (
 )
 from kerfer.runtime.detect import Detection, HaarDetector, crop_faces
 from kerfer.runtime.images import rotate_image
-from kerfer.runtime.pipeline import ALIGN_MIN_DEGREES, FacePipeline, _level
+from kerfer.runtime.pipeline import ALIGN_MIN_DEGREES, FacePipeline, level_angle
 
 
 def rotate(image: np.ndarray, degrees: float) -> np.ndarray:
@@ -198,7 +198,9 @@ def test_roll_from_keypoints_and_the_levelling_rule():
     d = Detection((0, 0, 10, 10), 0.9, np.array([[0.0, 0.0], [10.0, 10.0]]), names)
     assert d.roll_degrees() == pytest.approx(45.0)
     assert Detection((0, 0, 10, 10)).roll_degrees() == 0.0 and Detection((0, 0, 10, 10)).eyes() is None
-    assert _level(ALIGN_MIN_DEGREES - 1) == 0.0 and _level(-(ALIGN_MIN_DEGREES + 5)) == -(ALIGN_MIN_DEGREES + 5)
+    assert level_angle(ALIGN_MIN_DEGREES - 1) == 0.0 and level_angle(-(ALIGN_MIN_DEGREES + 5)) == -(
+        ALIGN_MIN_DEGREES + 5
+    )
 
 
 def test_pipeline_classifies_detections_and_plain_boxes_alike():

@@ -18,7 +18,7 @@ from kerfer.cli import main
 from kerfer.errors import DataError
 from kerfer.runtime.cropping import REJECTED, REPORT, crop_dataset, crop_roi, find_sources, roi_box
 from kerfer.runtime.detect import Detection, crop_faces
-from kerfer.runtime.pipeline import _level
+from kerfer.runtime.pipeline import level_angle
 
 TINY_ARCH = ["--arch", "vgg", "--arch-option", "widths=[8,16,16,32]", "--arch-option", "stem_filters=4"]
 
@@ -250,7 +250,7 @@ def test_mouth_and_eyes_crops_differ_from_the_face(detector):
     (det,) = detector.detect_faces(frame)
     crops = {roi: crop_roi(frame, det, roi).astype(np.float32) for roi in ("face", "mouth", "eyes")}
     # the face ROI is exactly the crop `kerfer predict` classifies
-    predicted = crop_faces(frame, [det.box], 48, 0.1, 1, [_level(det.roll_degrees())])[0]
+    predicted = crop_faces(frame, [det.box], 48, 0.1, 1, [level_angle(det.roll_degrees())])[0]
     assert np.array_equal(crops["face"], predicted)
     assert all(c.shape == (48, 48, 1) for c in crops.values())
     assert np.abs(crops["mouth"] - crops["face"]).mean() > 10

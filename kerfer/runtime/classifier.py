@@ -33,7 +33,7 @@ class _TFLiteBackend:
     reference to internal data"), so calls take turns under a lock."""
 
     def __init__(self, path: Path, num_threads: int | None):
-        interpreter_cls = _interpreter_class()
+        interpreter_cls = interpreter_class()
         try:
             with native_quiet():
                 self.interpreter = interpreter_cls(model_path=str(path), num_threads=num_threads)
@@ -75,7 +75,7 @@ class _TFLiteBackend:
         return y.astype(np.float32)
 
 
-def _interpreter_class():
+def interpreter_class():
     """LiteRT's interpreter; where it has no wheel, tflite-runtime's or TensorFlow's (same API)."""
     try:
         from ai_edge_litert.interpreter import Interpreter

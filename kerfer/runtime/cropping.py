@@ -37,6 +37,7 @@ import numpy as np
 from kerfer.errors import DataError
 from kerfer.runtime.detect import Detection, FaceDetector, crop_faces, find_faces
 from kerfer.runtime.images import ImageReadError, read_image
+from kerfer.runtime.pipeline import level_angle
 from kerfer.runtime.predict import IMAGE_EXTENSIONS
 
 ROIS = ("face", "mouth", "eyes")
@@ -58,12 +59,6 @@ SETTINGS = "crop_settings.json"
 STATUSES = ("cropped", "no_face", "multiple_faces", "unreadable")
 REPORT_FIELDS = ("source", "status", "faces", "output", "note")
 ON_MULTIPLE = ("skip", "largest")
-
-
-def _align_min_degrees() -> float:
-    from kerfer.runtime.pipeline import ALIGN_MIN_DEGREES
-
-    return float(ALIGN_MIN_DEGREES)
 
 
 # --------------------------------------------------------------------------- regions of interest
@@ -121,12 +116,9 @@ def roi_box(det: Detection, roi: str, margin: float = FACE_MARGIN) -> tuple[floa
 
 
 def roi_angle(det: Detection, align: bool = True) -> float:
-    """The rotation (degrees) that turns the crop upright: the face's roll once past
-    ``ALIGN_MIN_DEGREES``, the rule ``kerfer predict`` applies; 0 without eyes or ``align``."""
-    if not align or det.eyes() is None:
-        return 0.0
-    roll = det.roll_degrees()
-    return roll if abs(roll) > _align_min_degrees() else 0.0
+    """The rotation (degrees) that turns the crop upright: :func:`~kerfer.runtime.pipeline.level_angle`,
+    the rule ``kerfer predict`` applies; 0 without eyes (the roll is then 0) or ``align``."""
+    return level_angle(det.roll_degrees()) if align else 0.0
 
 
 def crop_roi(

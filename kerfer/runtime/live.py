@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from kerfer.runtime.overlay import OVERLAY_STYLES, draw_face, draw_fps
+from kerfer.runtime.overlay import check_style, draw_face, draw_fps
 from kerfer.runtime.pipeline import FacePipeline
 from kerfer.runtime.track import Smoother
 
@@ -119,8 +119,7 @@ def run_live(
     ``overlay`` is how each face is drawn (``overlay.OVERLAY_STYLES``: probability bars, the
     label only, or an emoji).
     """
-    if overlay not in OVERLAY_STYLES:
-        raise ValueError(f"unknown overlay style {overlay!r}; choose one of {', '.join(OVERLAY_STYLES)}")
+    check_style(overlay)  # before the first frame, not at the first face
     smoother = Smoother(window=smooth)
     names = pipeline.class_names
     writer = _ResultWriter(output, names) if output else None

@@ -286,6 +286,12 @@ def _emoji_place(frame: np.ndarray, box: Box, label_h: int) -> tuple[float, floa
     return x + w - 1.2 * r - 3, y + r + 4, r
 
 
+def check_style(style: str) -> None:
+    """Raises ``ValueError`` for a style outside :data:`OVERLAY_STYLES`, naming the allowed ones."""
+    if style not in OVERLAY_STYLES:
+        raise ValueError(f"unknown overlay style {style!r}; choose one of {', '.join(OVERLAY_STYLES)}")
+
+
 def draw_face(
     frame: np.ndarray,
     box: Box,
@@ -298,8 +304,7 @@ def draw_face(
     ``"bars"`` a probability bar per class, ``"label"`` nothing more, ``"emoji"`` the top
     class's emoji beside the face. ``bars=False`` (the older switch) turns "bars" into "label".
     ``frame``: 3-channel BGR, drawn on in place."""
-    if style not in OVERLAY_STYLES:
-        raise ValueError(f"unknown overlay style {style!r}; choose one of {', '.join(OVERLAY_STYLES)}")
+    check_style(style)
     if bars is False and style == "bars":
         style = "label"
     x, y, w, h = box

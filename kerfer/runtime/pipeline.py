@@ -75,7 +75,7 @@ class FacePipeline:
             return []
         dets = [f if isinstance(f, Detection) else Detection(tuple(int(v) for v in f)) for f in faces]  # type: ignore[misc]
         c = self.classifier
-        angles = [_level(d.roll_degrees()) for d in dets] if self.align else None
+        angles = [level_angle(d.roll_degrees()) for d in dets] if self.align else None
         crops = crop_faces(frame, [d.box for d in dets], c.input_size, self.margin, c.channels, angles)
         probs = c.predict_faces(crops, tta=self.tta)
         return [Face(d.box, p, d) for d, p in zip(dets, probs)]
@@ -84,6 +84,6 @@ class FacePipeline:
         return self.classify(frame, self.detect(frame))
 
 
-def _level(roll: float) -> float:
+def level_angle(roll: float) -> float:
     """The rotation that levels a face: all of its tilt once past :data:`ALIGN_MIN_DEGREES`, else none."""
     return roll if abs(roll) > ALIGN_MIN_DEGREES else 0.0

@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 
 from kerfer.runtime.images import ImageReadError, read_image
-from kerfer.runtime.overlay import OVERLAY_STYLES, draw_face
+from kerfer.runtime.overlay import check_style, draw_face
 from kerfer.runtime.pipeline import Face, FacePipeline
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
@@ -70,8 +70,7 @@ def predict_images(
 
     ``overlay``: how the annotated copies show each face (``overlay.OVERLAY_STYLES``: probability
     bars, the label only, or an emoji)."""
-    if overlay not in OVERLAY_STYLES:
-        raise ValueError(f"unknown overlay style {overlay!r}; choose one of {', '.join(OVERLAY_STYLES)}")
+    check_style(overlay)  # before the first image, not at the first face
     out_dir = Path(save_annotated) if save_annotated else None
     if out_dir:
         out_dir.mkdir(parents=True, exist_ok=True)
