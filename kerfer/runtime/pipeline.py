@@ -25,10 +25,9 @@ MAX_MARGIN = 2.0
 """Largest crop padding (a fraction of the box side each way); beyond it the face is a speck in the crop."""
 
 ALIGN_MIN_DEGREES = 10.0
-"""Faces tilted less than this are cropped as they are. FER2013's own faces lean by up to ~10
-degrees (median 4.6, 75th percentile 9.7 by BlazeFace's eyes) and the model learnt them so:
-levelling those costs accuracy, levelling larger tilts restores it (``benchmarks/detectors.py
---csv``: figures in the README)."""
+"""Faces tilted less than this are cropped as they are: FER2013's own faces lean a little and
+the model learnt them so. Aligned against not aligned with this rule: ``benchmarks/detectors.py
+--csv`` (figures in the README)."""
 
 
 def default_detector() -> FaceDetector:
