@@ -14,6 +14,26 @@ import argparse
 import json
 
 
+def write_weights(model_path, config: dict, stem, note: str, publictest_accuracy: float | None = None):
+    """Writes ``<stem>.npz`` and ``<stem>.json`` from a ``.keras`` model and its training config;
+    returns both paths (shared with ``tools/ship_stage.py``)."""
+    from kerfer.labels import FER2013_CLASSES
+    from kerfer.modelio import load_keras_model
+    from kerfer.models.pretrained import save_weights_asset
+
+    extra = {"name": "fer2013", "source": note}
+    if publictest_accuracy is not None:
+        extra["publictest_accuracy"] = publictest_accuracy
+    return save_weights_asset(
+        load_keras_model(model_path),
+        stem,
+        arch=config["arch"],
+        arch_options=config.get("arch_options", {}),
+        class_names=FER2013_CLASSES,
+        extra=extra,
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model", help="a .keras file (e.g. a run's best.keras)")
@@ -23,23 +43,9 @@ def main() -> None:
     ap.add_argument("--stem", default="kerfer/assets/kerfer_fer2013_vgg")
     args = ap.parse_args()
 
-    from kerfer.labels import FER2013_CLASSES
-    from kerfer.modelio import load_keras_model
-    from kerfer.models.pretrained import save_weights_asset
-
-    cfg = json.load(open(args.config))
-    model = load_keras_model(args.model)
-    extra = {"name": "fer2013", "source": args.note}
-    if args.publictest_accuracy is not None:
-        extra["publictest_accuracy"] = args.publictest_accuracy
-    npz, meta = save_weights_asset(
-        model,
-        args.stem,
-        arch=cfg["arch"],
-        arch_options=cfg.get("arch_options", {}),
-        class_names=FER2013_CLASSES,
-        extra=extra,
-    )
+    with open(args.config) as f:
+        cfg = json.load(f)
+    npz, meta = write_weights(args.model, cfg, args.stem, args.note, args.publictest_accuracy)
     print(f"wrote {npz} and {meta}")
 
 

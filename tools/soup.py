@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> Path:
     config = json.loads(args.config.read_text())
     shares = args.weights or [1.0] * len(args.models)
     models = [load(m, config) for m in args.models]
-    soup = load(args.models[0], config)
+    soup = models[0]  # its architecture, given the mean of everyone's weights
     soup.set_weights(mean_weights([m.get_weights() for m in models], shares))
     args.out.mkdir(parents=True, exist_ok=True)
     keras.saving.save_model(soup, args.out / "best.keras")
