@@ -77,7 +77,9 @@ def main() -> int:
     print()
     for size in args.sizes:
         accs = np.array([a for s, a in rows if s == size])
-        print(f"{size} images: int8 mean {accs.mean():.2%}, range {accs.min():.2%}-{accs.max():.2%} over {len(accs)} seeds")
+        print(
+            f"{size} images: int8 mean {accs.mean():.2%}, range {accs.min():.2%}-{accs.max():.2%} over {len(accs)} seeds"
+        )
     return 0
 
 
