@@ -1,6 +1,8 @@
 # kerfer developer targets. PYTHON may point at a venv: make test PYTHON=.venv/bin/python
 PYTHON ?= python3
 SHARED ?= ../shared
+# pytest-xdist workers for the default run (README, "Installs": 12.2 min in 2 workers vs 21.6 in one on 2 cores)
+TEST_WORKERS ?= 2
 
 .PHONY: install install-dev test test-install test-all lint bench bench-parse bench-train
 
@@ -8,7 +10,7 @@ install:            ## install kerfer and its test tools into the current Python
 	$(PYTHON) -m pip install -e ".[test]"
 
 test:               ## the default test run (offline; CI runs it, then test-install)
-	$(PYTHON) -m pytest -q -m "not slow and not install"
+	$(PYTHON) -m pytest -q -n $(TEST_WORKERS) -m "not slow and not install"
 
 test-install:       ## the runtime-only install in a fresh venv (needs the package registry)
 	$(PYTHON) -m pytest -q -m install
