@@ -710,6 +710,7 @@ def train(
                     initial_epoch=first,
                     callbacks=callbacks,
                     verbose=verbose,
+                    shuffle=False,  # the dataset shuffles itself; Keras warns on its default True
                 )
     except KeyboardInterrupt:
         from kerfer.callbacks import read_history
