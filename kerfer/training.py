@@ -47,8 +47,14 @@ class TrainConfig:
     optimizer: Literal["adamw", "sgd"] = "adamw"
     learning_rate: float = 1e-3
     weight_decay: float = 0.05
-    lr_schedule: Literal["plateau", "cosine", "constant"] = "plateau"
+    lr_schedule: Literal["plateau", "cosine", "constant", "step"] = "plateau"
+    """``step``: the learning rate is held, then multiplied by ``decay_factor`` every
+    ``decay_every_epochs`` from ``decay_start_epoch`` on; a function of the step count alone,
+    so a resumed or moved run continues exactly where it was (plateau's counters are not saved)."""
     warmup_epochs: int = 0
+    decay_start_epoch: int = 0
+    decay_every_epochs: int = 5
+    decay_factor: float = 0.9
     plateau_patience: int = 3
     plateau_factor: float = 0.5
     label_smoothing: float = 0.1
@@ -83,6 +89,11 @@ class TrainConfig:
     teacher_weight: float = 0.5
     """Share of the teacher in the targets: ``(1 - w) * labels + w * teacher``. Class weights
     follow each target's top class, which stays the label for ``w <= 0.5``."""
+    ferplus_head: float = 0.0
+    """Loss weight of a second, 8-class FER+ head trained beside the FER2013 head on the same
+    images, from their FER+ vote distributions (0 = no second head). Needs ``csv``, FER2013
+    labels, all seven classes and ``ferplus_csv``; the run validates it with FERPlus' majority
+    rule (``val_ferplus_accuracy``) and ``tools/split_heads.py`` cuts out each head's model."""
 
     def __post_init__(self) -> None:
         # pathlib paths are welcome from Python; config.json and the type checks see strings.
@@ -138,6 +149,20 @@ class TrainConfig:
             raise ValueError("freeze_backbone_epochs is not supported with --strategy multiworker")
         if not 0.0 < self.teacher_weight <= 1.0:
             raise ValueError(f"teacher weight must be in (0, 1], got {self.teacher_weight}")
+        if self.ferplus_head:
+            if not self.csv or self.labels != "fer2013" or self.classes is not None:
+                raise ValueError(
+                    "ferplus_head trains a FER+ head beside FER2013's: it needs --csv with the FER2013 "
+                    "labels and all seven classes (no --labels ferplus, no --classes)"
+                )
+            if not self.ferplus_csv:
+                raise ValueError("ferplus_head needs ferplus_csv (fer2013new.csv or .csv.gz)")
+            if self.strategy == "multiworker":
+                raise ValueError("ferplus_head is not supported with --strategy multiworker")
+        if self.lr_schedule == "step" and self.warmup_epochs > self.decay_start_epoch:
+            raise ValueError(
+                f"warmup_epochs ({self.warmup_epochs}) must end before decay_start_epoch ({self.decay_start_epoch})"
+            )
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)
@@ -184,6 +209,10 @@ _RANGES: tuple[tuple[str, tuple[float, bool], float | None], ...] = (
     ("class_weight_power", (0, True), 1.0),
     ("early_stopping_patience", (1, True), None),
     ("image_size", (8, True), None),
+    ("decay_start_epoch", (0, True), None),
+    ("decay_every_epochs", (1, True), None),
+    ("decay_factor", (0, False), 1.0),
+    ("ferplus_head", (0, True), None),
 )
 
 
@@ -257,6 +286,9 @@ class Splits:
     x_val: np.ndarray | None
     y_val: np.ndarray | None
     class_names: tuple[str, ...]
+    aux_train: np.ndarray | None = None
+    """Second-head (FER+) targets of each training image, all-zero rows where there is none."""
+    aux_val: np.ndarray | None = None
 
 
 def load_splits(cfg: TrainConfig) -> Splits:
@@ -279,7 +311,20 @@ def load_splits(cfg: TrainConfig) -> Splits:
         x_va = y_va = None
         if cfg.val_split:
             x_va, y_va, _ = table_arrays(table, cfg.val_split, cfg.classes)
-        return Splits(x_tr, y_tr, x_va, y_va, names)
+        aux_tr = aux_va = None
+        if cfg.ferplus_head:  # all seven classes (validate): the arrays keep every row of the split
+            from kerfer.data.ferplus import aux_ferplus_targets, join_ferplus
+
+            joined = join_ferplus(table, cfg.ferplus_csv)
+            aux_tr = aux_ferplus_targets(table, joined, cfg.train_split, "distribution")
+            aux_va = aux_ferplus_targets(table, joined, cfg.val_split, "rule") if cfg.val_split else None
+            n_va = int(aux_va.sum()) if aux_va is not None else 0
+            print(
+                f"{joined.note}; FER+ head: {int((aux_tr.sum(1) > 0).sum())} training faces with votes, "
+                f"{n_va} validation faces pass FERPlus' majority rule",
+                file=sys.stderr,
+            )
+        return Splits(x_tr, y_tr, x_va, y_va, names, aux_tr, aux_va)
     from kerfer.data.folders import read_image_folder
 
     if isinstance(cfg.classes, dict):
@@ -371,6 +416,7 @@ def _datasets(cfg: TrainConfig, splits: Splits, global_batch: int, host_augment:
     import tensorflow as tf
 
     from kerfer.data.pipeline import class_weights, make_dataset
+    from kerfer.multihead import PRIMARY
 
     k = len(splits.class_names)
     if cfg.teacher:
@@ -378,9 +424,10 @@ def _datasets(cfg: TrainConfig, splits: Splits, global_batch: int, host_augment:
         print(note, file=sys.stderr)
     else:
         targets = _targets(splits.y_train, k)
+    two = splits.aux_train is not None
     train = make_dataset(
         splits.x_train,
-        targets,
+        {PRIMARY: targets, "ferplus": splits.aux_train} if two else targets,
         batch_size=global_batch,
         shuffle=True,
         seed=cfg.seed,
@@ -393,18 +440,57 @@ def _datasets(cfg: TrainConfig, splits: Splits, global_batch: int, host_augment:
     if cfg.class_weight_power:
         weights = class_weights(splits.y_train, k, cfg.class_weight_power)
         table = tf.constant([weights[i] for i in range(k)], tf.float32)
-        train = train.map(lambda x, y: (x, y, tf.gather(table, tf.argmax(y, axis=-1))))
+        if two:  # class weights are FER2013's; the FER+ head's targets carry their own balance
+            train = train.map(
+                lambda x, y: (
+                    x,
+                    y,
+                    {
+                        PRIMARY: tf.gather(table, tf.argmax(y[PRIMARY], axis=-1)),
+                        "ferplus": tf.ones_like(y[PRIMARY][:, 0]),
+                    },
+                )
+            )
+        else:
+            train = train.map(lambda x, y: (x, y, tf.gather(table, tf.argmax(y, axis=-1))))
     train = train.prefetch(tf.data.AUTOTUNE)
     val = None
     if splits.x_val is not None:
         batch = validation_batch(global_batch, len(splits.x_val), replicas)
-        val = make_dataset(splits.x_val, _targets(splits.y_val, k), batch_size=batch, dtype="float32")
+        y_val = _targets(splits.y_val, k)
+        if splits.aux_val is not None:
+            y_val = {PRIMARY: y_val, "ferplus": splits.aux_val}
+        val = make_dataset(splits.x_val, y_val, batch_size=batch, dtype="float32")
     return train, val
+
+
+def step_schedule_values(cfg: TrainConfig) -> tuple[list[int], list[float]]:
+    """``(boundary epochs, rates)`` of the ``step`` schedule up to ``cfg.epochs``: a per-epoch
+    ramp over ``warmup_epochs``, the base rate until ``decay_start_epoch``, then one decay by
+    ``decay_factor`` every ``decay_every_epochs``."""
+    w = cfg.warmup_epochs
+    bounds = list(range(1, w + 1))
+    rates = [cfg.learning_rate * (i + 1) / (w + 1) for i in range(w)] + [cfg.learning_rate]
+    e, rate = cfg.decay_start_epoch, cfg.learning_rate
+    while e < cfg.epochs:
+        rate *= cfg.decay_factor
+        if e == (bounds[-1] if bounds else 0):  # the decay starts where the warmup (or the run) does
+            rates[-1] = rate
+        else:
+            bounds.append(e)
+            rates.append(rate)
+        e += cfg.decay_every_epochs
+    return bounds, rates
 
 
 def _learning_rate(cfg: TrainConfig, steps_per_epoch: int):
     import keras
 
+    if cfg.lr_schedule == "step":
+        bounds, rates = step_schedule_values(cfg)
+        if not bounds:
+            return cfg.learning_rate
+        return keras.optimizers.schedules.PiecewiseConstantDecay([b * steps_per_epoch for b in bounds], rates)
     if cfg.lr_schedule != "cosine":
         return cfg.learning_rate
     warmup = cfg.warmup_epochs * steps_per_epoch
@@ -562,7 +648,7 @@ def freeze_backbone(model, frozen: bool) -> None:
     """Freezes every layer but the classifier head (frozen BatchNorm runs in inference mode,
     as the Keras transfer-learning guide recommends), or unfreezes them all."""
     for layer in model.layers:
-        layer.trainable = (not frozen) or layer.name == "head_logits"
+        layer.trainable = (not frozen) or layer.name == "head_logits" or layer.name.endswith("_logits")
 
 
 def _keeps_dtype_policy(fn):
@@ -608,7 +694,13 @@ def train(
     cfg.validate()
     # First: multi-worker collectives must be set up before TensorFlow runs any op.
     strategy = _strategy(cfg.strategy)
-    keras.utils.set_random_seed(cfg.seed)
+    from kerfer.callbacks import read_history
+
+    done_epochs = len(read_history(run_dir / "history.csv").get("epoch", [])) if resume else 0
+    # A resumed run draws new shuffles and augmentations (seed + epochs done) instead of
+    # replaying epoch 1's: a run split over several starts sees the data as a single one would.
+    seed = cfg.seed + done_epochs
+    keras.utils.set_random_seed(seed)
     gpus = tf.config.list_physical_devices("GPU")
     accelerators = [*gpus, *(["tpu"] if cfg.strategy == "tpu" else [])]
     if not resume and "auto" in (cfg.precision, cfg.augment_on):
@@ -632,7 +724,11 @@ def train(
     global_batch = cfg.batch_size
     steps_per_epoch = math.ceil(len(splits.x_train) / global_batch)
     train_ds, val_ds = _datasets(
-        cfg, splits, global_batch, host_augment=not on_device, replicas=strategy.num_replicas_in_sync
+        dataclasses.replace(cfg, seed=seed),
+        splits,
+        global_batch,
+        host_augment=not on_device,
+        replicas=strategy.num_replicas_in_sync,
     )
 
     shape = (cfg.image_size, cfg.image_size, 1 if cfg.color_mode == "grayscale" else 3)
@@ -640,11 +736,16 @@ def train(
         model = build_model(cfg.arch, num_classes, shape, **cfg.arch_options)
         if cfg.init_from:
             print(init_weights(model, cfg.init_from, splits.class_names))
+        if cfg.ferplus_head:
+            from kerfer.labels import FERPLUS_CLASSES
+            from kerfer.multihead import add_head
+
+            model = add_head(model, len(FERPLUS_CLASSES), "ferplus", cfg.arch_options.get("dropout", 0.4))
         fit_model = model
         if on_device:
             from kerfer.data.augment import with_device_augmentation
 
-            fit_model = with_device_augmentation(model, cfg.augment, seed=cfg.seed)
+            fit_model = with_device_augmentation(model, cfg.augment, seed=seed)
     write_run_config(run_dir, cfg)
     _write_labels(run_dir, splits.class_names, shape)
 
@@ -653,9 +754,8 @@ def train(
             freeze_backbone(model, frozen)  # the layers are shared with fit_model
             fit_model.compile(
                 optimizer=_optimizer(phase_cfg, steps_per_epoch),
-                loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
-                metrics=["accuracy"],
                 jit_compile=jit_compile_arg(cfg.jit_compile),
+                **_loss_and_metrics(cfg),
             )
         if cfg.jit_compile == "on" and not fit_model.jit_compile:
             print(
@@ -664,13 +764,10 @@ def train(
                 file=sys.stderr,
             )
 
-    from kerfer.callbacks import read_history
-
     # (first epoch, end epoch, backbone frozen, backup folder, config of the phase's schedule).
     # Phase 1 trains the new head alone at a constant rate, with its own backup folder so that a
     # resumed phase 2 never restores phase-1 optimizer state; phase 2 restarts the schedule.
     head_epochs = cfg.freeze_backbone_epochs
-    done_epochs = len(read_history(run_dir / "history.csv").get("epoch", [])) if resume else 0
     phases = []
     if head_epochs and done_epochs < head_epochs:
         phases.append((0, head_epochs, True, "backup_head", dataclasses.replace(cfg, lr_schedule="constant")))
@@ -687,6 +784,10 @@ def train(
         for first, until, frozen, backup, phase_cfg in phases:
             compile_for(phase_cfg, frozen)
             callbacks = _callbacks(cfg, run_dir, val_ds is not None, backup, save=model)
+            if cfg.ferplus_head:
+                from kerfer.multihead import PrimaryHeadLogs
+
+                callbacks.insert(0, PrimaryHeadLogs())  # before anything reads `val_accuracy`
             if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
                 from kerfer.multiworker import fit_multiworker
 
@@ -736,6 +837,23 @@ def train(
     )
     _finish_report(result)
     return result
+
+
+def _loss_and_metrics(cfg: TrainConfig) -> dict[str, Any]:
+    """``compile`` arguments: one cross-entropy, or one per head with the FER+ head weighted
+    by ``ferplus_head`` (no label smoothing there: its targets are already vote distributions)."""
+    import keras
+
+    loss = keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing)
+    if not cfg.ferplus_head:
+        return {"loss": loss, "metrics": ["accuracy"]}
+    from kerfer.multihead import PRIMARY, LabelledAccuracy
+
+    return {
+        "loss": {PRIMARY: loss, "ferplus": keras.losses.CategoricalCrossentropy()},
+        "loss_weights": {PRIMARY: 1.0, "ferplus": cfg.ferplus_head},
+        "metrics": {PRIMARY: ["accuracy"], "ferplus": [LabelledAccuracy()]},
+    }
 
 
 def _write_labels(run_dir: Path, class_names: Sequence[str], shape: tuple[int, int, int]) -> None:

@@ -10,7 +10,7 @@ from kerfer.data.augment import AugmentConfig, make_augmenter
 
 def make_dataset(
     images: np.ndarray,
-    labels: np.ndarray,
+    labels: np.ndarray | dict[str, np.ndarray],
     *,
     batch_size: int | None = 64,
     shuffle: bool = False,
@@ -36,7 +36,7 @@ def make_dataset(
     if cache:
         ds = ds.cache()
     if shuffle:
-        ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
     if batch_size is None:
         return ds.map(lambda x, y: (tf.cast(x, dtype), y)) if dtype != "uint8" else ds
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)

@@ -60,14 +60,22 @@ def inverted_residual(
     return x
 
 
-def stem(inputs: keras.KerasTensor, stem_filters: int, filters: int, name: str = "stem") -> keras.KerasTensor:
-    """Raw 0..255 pixels → [0, 1] → a thin full-resolution conv → stride-2 conv.
+def stem(
+    inputs: keras.KerasTensor, stem_filters: int, filters: int, name: str = "stem", depth: int = 1
+) -> keras.KerasTensor:
+    """Raw 0..255 pixels → [0, 1] → ``depth`` thin full-resolution convs → stride-2 conv.
 
-    Convolutions at 48x48 dominate training cost on a CPU, so only a thin one runs there
-    and everything after works at 24x24 or below.
+    Convolutions at 48x48 dominate training cost on a CPU, so only thin ones run there and
+    everything after works at 24x24 or below. A second full-resolution conv (``depth=2``)
+    sees 5x5 pixels before the first downsampling, where FER's fine cues (eyelids, lip
+    corners) still are; the first conv keeps its name so ``depth=1`` weights load as before.
     """
+    if depth < 1:
+        raise ValueError(f"stem depth must be at least 1, got {depth}")
     x = layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
     x = conv_bn_act(x, stem_filters, name=f"{name}_1")
+    for i in range(1, depth):
+        x = conv_bn_act(x, stem_filters, name=f"{name}_1_{i + 1}")
     return conv_bn_act(x, filters, strides=2, name=f"{name}_2")
 
 

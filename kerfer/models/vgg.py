@@ -20,11 +20,13 @@ def build_vgg(
     depths: Sequence[int] = (1, 2, 2, 2),
     stem_filters: int = 16,
     dropout: float = 0.4,
+    stem_depth: int = 1,
 ) -> keras.Model:
-    """Stage i has ``depths[i]`` convs of ``widths[i]`` filters at 24, 12, 6, 3 pixels."""
+    """Stage i has ``depths[i]`` convs of ``widths[i]`` filters at 24, 12, 6, 3 pixels, after
+    ``stem_depth`` convs of ``stem_filters`` at full resolution."""
     check_stages(widths, depths, "depths")
     inputs = keras.Input(input_shape, name="image")
-    x = stem(inputs, stem_filters, widths[0])
+    x = stem(inputs, stem_filters, widths[0], depth=stem_depth)
     for s, (w, d) in enumerate(zip(widths, depths)):
         if s:
             x = layers.MaxPooling2D(name=f"stage{s}_pool")(x)

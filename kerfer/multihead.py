@@ -1,0 +1,97 @@
+"""One backbone, two heads: FER2013's 7 classes and FER+'s 8, trained together on the same faces.
+
+The FER+ votes are a second, cleaner opinion on every training face; a head trained on them
+shares the backbone's features, so one long run makes both shipped models. Training sees a
+model with two named outputs; everything downstream (export, runtime, evaluation) sees plain
+one-head models again, cut out by :func:`single_head`.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+PRIMARY = "probabilities"
+"""The first head's output name: the one every one-head kerfer model has."""
+
+
+def add_head(model: keras.Model, num_classes: int, name: str, dropout: float = 0.4) -> keras.Model:
+    """``model`` (a one-head kerfer model) with a second classifier on its pooled features.
+
+    The result's outputs are a dict ``{"probabilities": ..., name: ...}``; the new head's layers
+    are ``{name}_dropout``, ``{name}_logits`` and the softmax ``name`` (float32).
+    """
+    pooled = model.get_layer("pool").output
+    x = layers.Dropout(dropout, name=f"{name}_dropout")(pooled) if dropout else pooled
+    x = layers.Dense(num_classes, name=f"{name}_logits")(x)
+    extra = layers.Activation("softmax", dtype="float32", name=name)(x)
+    return keras.Model(model.inputs, {PRIMARY: model.output, name: extra}, name=model.name)
+
+
+def head_names(model: keras.Model) -> list[str]:
+    """Output names of a model built by :func:`add_head` (``[]`` for a one-head model)."""
+    return list(model.output.keys()) if isinstance(model.output, dict) else []
+
+
+def single_head(model: keras.Model, head: str, build) -> keras.Model:
+    """A plain one-head model whose output is ``model``'s ``head``.
+
+    ``build(num_classes)`` makes a fresh one-head model of the same architecture; every layer
+    is copied by name, and the chosen head's dense layer becomes ``head_logits``, so the
+    result is indistinguishable from a model trained with one head (export, ``Classifier``,
+    ``init_from`` and the shipped-weights format all work on it unchanged).
+    """
+    names = head_names(model)
+    if head not in names:
+        raise ValueError(f"the model has no head '{head}' (its heads: {', '.join(names) or 'one, unnamed'})")
+    logits = "head_logits" if head == PRIMARY else f"{head}_logits"
+    num_classes = int(model.get_layer(logits).units)
+    out = build(num_classes)
+    for layer in out.layers:
+        source = logits if layer.name == "head_logits" else layer.name
+        weights = model.get_layer(source).get_weights()
+        if weights:
+            layer.set_weights(weights)
+    return out
+
+
+@keras.saving.register_keras_serializable(package="kerfer")
+class LabelledAccuracy(keras.metrics.Metric):
+    """Top-1 accuracy over the rows that have a label: all-zero target rows are skipped.
+
+    A second head's targets are zeros where its labels say nothing (a face FER+ dropped or
+    could not agree on), so those rows must not count as errors.
+    """
+
+    def __init__(self, name: str = "accuracy", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.correct = self.add_variable(shape=(), initializer="zeros", name="correct")
+        self.count = self.add_variable(shape=(), initializer="zeros", name="count")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        ops = keras.ops
+        has = ops.cast(ops.sum(y_true, axis=-1) > 0, "float32")
+        hit = ops.cast(ops.argmax(y_true, axis=-1) == ops.argmax(y_pred, axis=-1), "float32")
+        self.correct.assign_add(ops.sum(hit * has))
+        self.count.assign_add(ops.sum(has))
+
+    def result(self):
+        return keras.ops.divide_no_nan(self.correct, self.count)
+
+    def reset_state(self):
+        self.correct.assign(0.0)
+        self.count.assign(0.0)
+
+
+class PrimaryHeadLogs(keras.callbacks.Callback):
+    """Copies the first head's ``probabilities_accuracy`` to ``accuracy`` (and ``val_...``)
+    in each epoch's logs, before the other callbacks read them: a two-head run's
+    ``history.csv``, best checkpoint and reports keep the names every one-head run has."""
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if logs is None:
+            return
+        for prefix in ("", "val_"):
+            key = f"{prefix}{PRIMARY}_accuracy"
+            if key in logs:
+                logs[f"{prefix}accuracy"] = logs.pop(key)
