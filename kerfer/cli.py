@@ -160,10 +160,14 @@ def _class_weight_power(value: str) -> float:
 @click.option("--lr", "learning_rate", type=float, help="Peak learning rate. Default: 1e-3.")
 @click.option(
     "--lr-schedule",
-    type=click.Choice(["plateau", "cosine", "constant"]),
-    help="plateau = ReduceLROnPlateau (default); cosine = warmup + cosine decay to 0.",
+    type=click.Choice(["plateau", "cosine", "constant", "step"]),
+    help="plateau = ReduceLROnPlateau (default); cosine = warmup + cosine decay to 0; step = held, then "
+    "x --decay-factor every --decay-every-epochs from --decay-start-epoch (the long run's; resumable anywhere).",
 )
-@click.option("--warmup-epochs", type=int, help="Linear warmup epochs (cosine schedule).")
+@click.option("--warmup-epochs", type=int, help="Linear warmup epochs (cosine and step schedules).")
+@click.option("--decay-start-epoch", type=int, help="Step schedule: first decay at this epoch. Default: 0.")
+@click.option("--decay-every-epochs", type=int, help="Step schedule: epochs between decays. Default: 5.")
+@click.option("--decay-factor", type=float, help="Step schedule: rate multiplier per decay. Default: 0.9.")
 @click.option("--label-smoothing", type=float, help="Default: 0.1.")
 @click.option("--class-weights", "class_weights", help="none | sqrt | balanced | a power (0..1). Lifts rare classes.")
 @click.option("--no-augment", is_flag=True, default=None, help="Turn off flip/shift/rotate/zoom/brightness/contrast.")
@@ -171,6 +175,12 @@ def _class_weight_power(value: str) -> float:
 @click.option("--train-split", help="Default: Training.")
 @click.option("--val-split", help="Validation split. Default: PublicTest. 'none' for no validation.")
 @click.option("--labels", type=click.Choice(["fer2013", "ferplus"]), help="Label source (ferplus needs --ferplus-csv).")
+@click.option(
+    "--ferplus-head",
+    type=float,
+    help="Also train an 8-class FER+ head on the same faces (their FER+ vote distributions), with this "
+    "loss weight, e.g. 0.5; needs --ferplus-csv. tools/ship_stage.py --task ferplus ships it.",
+)
 @click.option(
     "--ferplus-csv", type=click.Path(exists=True, dir_okay=False), help="fer2013new.csv(.gz) with FER+ votes."
 )
@@ -205,8 +215,9 @@ def _class_weight_power(value: str) -> float:
 @click.option("--tensorboard", is_flag=True, default=None, help="Also write TensorBoard logs.")
 @click.option(
     "--init-from",
-    help="Start from these weights: 'shipped' (kerfer's own FER2013 model, --arch vgg), a run directory or "
-    "a .keras file of the same architecture. A head for other classes starts new: fine-tuning.",
+    help="Start from these weights: 'shipped' (kerfer's own FER2013 model, --arch vgg), 'ferplus' (its FER+ "
+    "model), a run directory or a .keras file of the same architecture. A head for other classes starts new: "
+    "fine-tuning.",
 )
 @click.option(
     "--freeze-backbone-epochs",
@@ -240,9 +251,16 @@ def _class_weight_power(value: str) -> float:
     help="Run directory (config, best.keras, history.csv, plots).",
 )
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last finished epoch.")
+@click.option(
+    "--from-pack",
+    "from_pack",
+    type=click.Path(exists=True, file_okay=False),
+    help="With --resume: continue a run packed by `kerfer pack` (from another machine); it is unpacked "
+    "into --out first unless --out already holds the run at that epoch or later.",
+)
 @_fail_cleanly
 @_needs_training_kit
-def train(config_file, run_dir, resume, **flags):
+def train(config_file, run_dir, resume, from_pack, **flags):
     """Train a model on FER2013 (--csv) or an image folder (--data).
 
     \b
@@ -250,11 +268,19 @@ def train(config_file, run_dir, resume, **flags):
       kerfer train --csv fer2013.csv.gz --arch vgg --epochs 30 --out runs/vgg
       kerfer train --config configs/default.json --csv fer2013.csv.gz --out runs/default
       kerfer train --out runs/vgg --resume          # after an interruption
+      kerfer pack runs/vgg packs/vgg                # on machine A: the resumable state, ~2 bytes/weight
+      kerfer train --out runs/vgg --resume --from-pack packs/vgg --csv fer2013.csv.gz   # on machine B
       kerfer train --data my_photos/ --classes angry,happy,sad,surprise --init-from shipped \\
           --freeze-backbone-epochs 2 --epochs 8 --lr 3e-4 --out runs/mine   # fine-tune kerfer's model
     """
     import kerfer.training as t
 
+    if from_pack:
+        if not resume:
+            raise click.UsageError("--from-pack continues a packed run: add --resume")
+        from kerfer.portable import continue_from_pack
+
+        click.echo(f"kerfer: {continue_from_pack(from_pack, run_dir)}", err=True)
     cfg = None
     saved = os.path.join(run_dir, "config.json")
     if not resume:
@@ -267,6 +293,37 @@ def train(config_file, run_dir, resume, **flags):
     except t.TrainingInterrupted as e:
         click.echo(f"kerfer: {e}", err=True)
         sys.exit(130)
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option(
+    "--dtype",
+    type=click.Choice(["float16", "float32"]),
+    default="float16",
+    show_default=True,
+    help="How the weights and optimizer state are stored: float16 halves the size (a rounding "
+    "far below one training step's noise).",
+)
+@_fail_cleanly
+def pack(run_dir, out_dir, dtype):
+    """Pack a run's resumable state (last finished epoch, optimizer state, step count, best
+    weights, config and history) into OUT_DIR, small enough to commit or copy; a previous pack
+    there is replaced. Another machine continues it with
+    `kerfer train --out RUN --resume --from-pack OUT_DIR`. Safe while the run is training.
+
+    \b
+    Example:
+      kerfer pack runs/long training/long
+    """
+    from kerfer.portable import pack_run
+
+    info = pack_run(run_dir, out_dir, dtype=dtype)
+    best = ", best weights" if info.has_best else ""
+    click.echo(
+        f"packed {run_dir} at epoch {info.epoch} (step {info.iterations}{best}) into {out_dir}: {info.bytes / 1e6:.1f} MB"
+    )
 
 
 def _config_from_flags(config_cls, config_file: str | None, flags: dict[str, Any], start=None):
@@ -339,12 +396,14 @@ def evaluate(model, model_opt, csv_path, data_dir, split, tta, out_dir, as_json,
     """Evaluate a model: accuracy, per-class precision/recall/F1, confusion matrix.
 
     MODEL is a run directory (its best.keras), a .keras file, a SavedModel directory, a
-    .tflite file or 'shipped'; without it, the model shipped with kerfer is evaluated.
+    .tflite file, 'shipped' (kerfer's FER2013 model, the default) or 'ferplus' (kerfer's FER+
+    model: evaluated on FER+ labels from fer2013new.csv(.gz) beside --csv, by FERPlus' majority rule).
 
     \b
     Examples:
       kerfer evaluate --csv fer2013.csv.gz                      # the shipped model
       kerfer evaluate runs/vgg --csv fer2013.csv.gz --tta
+      kerfer evaluate ferplus --csv fer2013.csv.gz              # the shipped FER+ model
       kerfer evaluate exports/vgg/model_int8.tflite --csv fer2013.csv.gz --json
     """
     from kerfer.evaluation import evaluate as run_eval
@@ -364,6 +423,8 @@ def evaluate(model, model_opt, csv_path, data_dir, split, tta, out_dir, as_json,
         return
     click.echo(f"model: {result.model}")
     click.echo(f"split: {split}  ({int(result.plain.per_class['support'].sum())} images)")
+    if result.labels:
+        click.echo(f"labels: {result.labels}")
     click.echo(result.plain.per_class.to_string(float_format=lambda v: f"{v:.3f}"))
     line = f"accuracy: {result.plain.accuracy:.2%}"
     if result.tta:
@@ -595,7 +656,8 @@ def _add_detector_options(fn, tta_default: bool):
                 "--model",
                 "model_path",
                 type=click.Path(),
-                help="Run directory, .keras, .tflite or SavedModel directory. Default: 'shipped' (the int8 model).",
+                help="Run directory, .keras, .tflite or SavedModel directory, or a shipped model: 'shipped' "
+                "(FER2013's 7 emotions, the default) or 'ferplus' (FER+'s 8, with contempt).",
             ),
             click.option("--unsafe", is_flag=True, help="Allow .keras files with Lambda layers (only if trusted)."),
             click.option(

@@ -305,7 +305,7 @@ def load_splits(cfg: TrainConfig) -> Splits:
             x_tr, y_tr, names = ferplus_arrays(table, joined, cfg.train_split, cfg.ferplus_mode)
             x_va = y_va = None
             if cfg.val_split:
-                x_va, y_va, _ = ferplus_arrays(table, joined, cfg.val_split, "majority")
+                x_va, y_va, _ = ferplus_arrays(table, joined, cfg.val_split, "rule")  # as FER+ results are reported
             return Splits(x_tr, y_tr, x_va, y_va, names)
         x_tr, y_tr, names = table_arrays(table, cfg.train_split, cfg.classes)
         x_va = y_va = None
@@ -571,6 +571,10 @@ def resolve_run_config(run_dir: str | os.PathLike, cfg: TrainConfig | None, resu
         old = TrainConfig.from_file(saved)
         if cfg is None:
             return old
+        # `auto` means "what this run chose at its start" (config.json records the choice).
+        cfg = dataclasses.replace(
+            cfg, **{k: getattr(old, k) for k in ("precision", "augment_on") if getattr(cfg, k) == "auto"}
+        )
         changed = [
             f.name
             for f in dataclasses.fields(TrainConfig)
