@@ -79,11 +79,14 @@ class EvalResult:
     plain: Report
     tta: Report | None
     files: dict[str, str]
+    labels: str = ""
+    """What the labels are when that is not obvious (FER+: the majority rule applied)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "model": self.model,
             "split": self.split,
+            "labels": self.labels,
             "accuracy": self.plain.accuracy,
             "accuracy_tta": self.tta.accuracy if self.tta else None,
             "report": self.plain.to_dict(),
@@ -135,7 +138,17 @@ def evaluate(
     files: dict[str, str] = {}
     if out_dir is not None:
         files = _write_outputs(Path(out_dir), split, plain, tta_report, model_path)
-    return EvalResult(str(model_path), split, plain, tta_report, files)
+    return EvalResult(str(model_path), split, plain, tta_report, files, _labels_note(clf.class_names, csv))
+
+
+def _labels_note(class_names, csv) -> str:
+    from kerfer.labels import FERPLUS_CLASSES
+
+    if csv is not None and tuple(class_names) == FERPLUS_CLASSES:
+        from kerfer.data.ferplus import FERPLUS_RULE
+
+        return FERPLUS_RULE
+    return ""
 
 
 def split_loader(
@@ -175,7 +188,7 @@ def _split_loader(csv, data, contract, parse_cache: bool | None) -> Callable[[st
             return lambda split: table_arrays(table, split, names)[:2]
         if tuple(names) == FERPLUS_CLASSES:
             joined = join_ferplus(table, ferplus_csv_beside(csv))
-            return lambda split: ferplus_arrays(table, joined, split, "majority")[:2]
+            return lambda split: ferplus_arrays(table, joined, split, "rule")[:2]
         raise ValueError(f"the model's classes {names} are not FER2013 classes; evaluate it on an image folder")
     from kerfer.data.folders import read_image_folder
 

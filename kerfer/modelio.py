@@ -17,9 +17,16 @@ from pathlib import Path
 
 from kerfer.contract import ModelContract
 
-DEFAULT_MODEL_NAME = "kerfer_fer2013_int8.tflite"
 SHIPPED = "shipped"
-"""The model argument that names the model shipped with kerfer (as does ``None``)."""
+"""The model argument that names the default model shipped with kerfer (as does ``None``)."""
+SHIPPED_MODELS: dict[str, str] = {
+    SHIPPED: "kerfer_fer2013_int8.tflite",
+    "fer2013": "kerfer_fer2013_int8.tflite",
+    "ferplus": "kerfer_ferplus_int8.tflite",
+}
+"""Model arguments that name an int8 model shipped in ``kerfer/assets`` → its file (a folder
+of the same name is reached as ``./ferplus``)."""
+DEFAULT_MODEL_NAME = SHIPPED_MODELS[SHIPPED]
 KERAS_SUFFIXES = (".keras", ".h5")
 
 
@@ -27,12 +34,15 @@ class ModelError(ValueError):
     """A model file that cannot be used (missing, truncated, wrong format, wrong labels)."""
 
 
-def default_model_path() -> Path:
-    """The int8 TFLite model shipped inside the package (found via importlib.resources)."""
-    ref = importlib.resources.files("kerfer") / "assets" / DEFAULT_MODEL_NAME
+def default_model_path(name: str = SHIPPED) -> Path:
+    """An int8 TFLite model shipped inside the package (found via importlib.resources):
+    ``shipped``/``fer2013`` (the default, FER2013's 7 classes) or ``ferplus`` (FER+'s 8)."""
+    if name not in SHIPPED_MODELS:
+        raise ModelError(f"no shipped model is called {name!r}; kerfer ships: {', '.join(SHIPPED_MODELS)}")
+    ref = importlib.resources.files("kerfer") / "assets" / SHIPPED_MODELS[name]
     path = Path(str(ref))
     if not path.exists():
-        raise ModelError(f"no model is shipped with this kerfer install ({path} is missing); pass --model")
+        raise ModelError(f"no {name!r} model is shipped with this kerfer install ({path} is missing); pass --model")
     return path
 
 
@@ -58,8 +68,8 @@ def resolve_model_path(model: str | os.PathLike | None) -> Path:
     ``best.keras``; a ``.keras``/``.h5`` file, a SavedModel directory or a ``.tflite`` file →
     itself. Anything else is a :class:`ModelError` saying what is accepted.
     """
-    if model is None or str(model) == SHIPPED:
-        return default_model_path()
+    if model is None or str(model) in SHIPPED_MODELS:
+        return default_model_path(SHIPPED if model is None else str(model))
     path = Path(model)
     if not path.exists():
         raise ModelError(f"{path}: no such model file or run directory")
@@ -74,7 +84,7 @@ def resolve_model_path(model: str | os.PathLike | None) -> Path:
     if kind is None:
         raise ModelError(
             f"{path}: unknown model format (expected a run directory, .keras, .tflite, a SavedModel "
-            f"directory or '{SHIPPED}')"
+            f"directory or one of the shipped models: {', '.join(SHIPPED_MODELS)})"
         )
     return path
 

@@ -77,7 +77,7 @@ def test_build_model_refuses_what_the_weights_cannot_be():
         kerfer.build_model("vgg", weights="fer2013", widths=[8, 16, 16, 32])
     with pytest.raises(ValueError, match="contradicts the weights"):
         kerfer.build_model("vgg", weights="fer2013", input_shape=(48, 48, 3))
-    with pytest.raises(ValueError, match="weights must be None, 'fer2013' or an existing file"):
+    with pytest.raises(ValueError, match="weights must be None, 'fer2013', 'ferplus' or an existing file"):
         kerfer.build_model("vgg", weights="imagenet")
     with pytest.raises(ValueError, match="bad option for architecture 'vgg': colour"):
         kerfer.build_model("vgg", weights="fer2013", colour="blue")

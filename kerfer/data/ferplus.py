@@ -151,20 +151,25 @@ def ferplus_arrays(
     table,
     ferplus: str | os.PathLike | FerPlusJoin,
     split,
-    mode: Literal["majority", "probability"] = "majority",
+    mode: Literal["majority", "probability", "rule"] = "majority",
 ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
-    """Images of ``split`` with FER+ targets: int majority labels, or (N, 8) vote distributions.
+    """Images of ``split`` with FER+ targets: int majority labels, (N, 8) vote distributions,
+    or int labels by FERPlus' own majority rule (``rule``: how FER+ accuracy is reported).
 
     ``ferplus`` is the FER+ CSV or the result of :func:`join_ferplus` (to join once for
     several splits). Rows FER+ dropped, rows whose votes have no majority
-    emotion, and rows where "not a face" or "unknown" wins are left out. Splits are the
-    FER2013 file's Usage.
+    emotion, and rows where "not a face" or "unknown" wins are left out (for ``rule``: every
+    row the rule rejects, see :func:`ferplus_rule_labels`). Splits are the FER2013 file's Usage.
     """
-    if mode not in ("majority", "probability"):
-        raise ValueError(f"mode must be 'majority' or 'probability', not {mode!r}")
+    if mode not in ("majority", "probability", "rule"):
+        raise ValueError(f"mode must be 'majority', 'probability' or 'rule', not {mode!r}")
     joined = ferplus if isinstance(ferplus, FerPlusJoin) else join_ferplus(table, ferplus)
     m = table.mask(split)
     v = joined.votes[m]
+    if mode == "rule":
+        labels = ferplus_rule_labels(v)
+        keep = joined.matched[m] & (labels >= 0)
+        return table.images[m][keep], labels[keep].astype(np.int32), FERPLUS_CLASSES
     majority = majority_labels(v)
     keep = joined.matched[m] & (majority >= 0)
     images = table.images[m][keep]
@@ -172,6 +177,13 @@ def ferplus_arrays(
         return images, majority[keep].astype(np.int32), FERPLUS_CLASSES
     emo = v[keep, : len(FERPLUS_CLASSES)].astype(np.float32)
     return images, emo / emo.sum(axis=1, keepdims=True), FERPLUS_CLASSES
+
+
+FERPLUS_RULE = (
+    "FER+ labels by FERPlus' majority rule (single votes dropped as outliers, then the top emotion "
+    "must hold more than half of the remaining votes)"
+)
+"""What every FER+ accuracy kerfer prints is measured on; :func:`ferplus_rule_labels`."""
 
 
 def ferplus_rule_labels(votes: np.ndarray) -> np.ndarray:

@@ -22,11 +22,14 @@ from typing import Any
 
 import numpy as np
 
-SHIPPED_NAMES = ("fer2013", "shipped")
-"""``weights=`` names that mean kerfer's shipped FER2013 weights ("shipped" as in ``--init-from shipped``)."""
-
-SHIPPED_WEIGHTS: dict[str, dict[str, str]] = {"fer2013": {"vgg": "kerfer_fer2013_vgg"}}
+SHIPPED_WEIGHTS: dict[str, dict[str, str]] = {
+    "fer2013": {"vgg": "kerfer_fer2013_vgg"},
+    "ferplus": {"vgg": "kerfer_ferplus_vgg"},
+}
 """weights name → arch → asset file stem in ``kerfer/assets`` (``<stem>.npz`` + ``<stem>.json``)."""
+
+SHIPPED_NAMES = ("shipped", *SHIPPED_WEIGHTS)
+"""``weights=``/``--init-from`` names of kerfer's shipped float weights; "shipped" means FER2013's."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,8 +48,9 @@ def list_shipped_weights() -> dict[str, list[str]]:
     """``{arch: [weights names]}`` for the weights shipped with this install."""
     out: dict[str, list[str]] = {}
     for name, by_arch in SHIPPED_WEIGHTS.items():
-        for arch in by_arch:
-            out.setdefault(arch, []).append(name)
+        for arch, stem in by_arch.items():
+            if _asset(stem, ".json").exists():
+                out.setdefault(arch, []).append(name)
     return out
 
 
@@ -56,7 +60,7 @@ def _asset(stem: str, suffix: str) -> Path:
 
 def shipped_metadata(arch: str, name: str = "fer2013") -> dict[str, Any]:
     """The metadata of the shipped weights for ``arch``; a clear error when there are none."""
-    name = "fer2013" if name in SHIPPED_NAMES else name
+    name = "fer2013" if name == "shipped" else name
     by_arch = SHIPPED_WEIGHTS.get(name, {})
     if arch not in by_arch:
         have = ", ".join(f"{a} ({', '.join(n)})" for a, n in sorted(list_shipped_weights().items()))
@@ -133,7 +137,7 @@ def save_weights_asset(
 
 
 def load_source(weights: str | os.PathLike, arch: str | None = None) -> WeightSource:
-    """Reads weights from ``"fer2013"``/``"shipped"`` (for ``arch``), a run directory, a ``.keras``
+    """Reads weights from a shipped name (``"fer2013"``/``"shipped"``, ``"ferplus"``; for ``arch``), a run directory, a ``.keras``
     file, or a ``.npz`` written by :func:`save_weights_asset` (with its ``.json`` beside it)."""
     if str(weights) in SHIPPED_NAMES:
         meta = shipped_metadata(arch or "vgg", str(weights))
@@ -256,7 +260,8 @@ def build_pretrained(
     get_arch(arch)
     options = bind_options(arch, dict(options))
     if str(weights) not in SHIPPED_NAMES and not Path(weights).exists():
-        raise ValueError(f"weights must be None, 'fer2013' or an existing file; got {weights!r}")
+        names = ", ".join(repr(n) for n in SHIPPED_WEIGHTS)
+        raise ValueError(f"weights must be None, {names} or an existing file; got {weights!r}")
     source = load_source(weights, arch)
     if source.arch is not None and source.arch != arch:
         raise ValueError(f"{source.label}: these weights are for architecture '{source.arch}', not '{arch}'")

@@ -86,9 +86,9 @@ def build_model(
 ) -> keras.Model:
     """Builds a ``keras.Model`` by architecture name, like ``keras.applications``.
 
-    ``weights`` is None (random initialisation), ``"fer2013"`` (the float weights shipped with
-    kerfer, for the architecture they belong to; the model is rebuilt from their recorded
-    options) or a path (a ``.keras`` file, a run directory or a ``.weights.h5``/``.npz`` file).
+    ``weights`` is None (random initialisation), ``"fer2013"`` or ``"ferplus"`` (the float
+    weights shipped with kerfer, 7 FER2013 or 8 FER+ classes, for the architecture they belong
+    to; the model is rebuilt from their recorded options) or a path (a ``.keras`` file, a run directory or a ``.weights.h5``/``.npz`` file).
     With ``include_top=False`` the model returns pooled features (the backbone), for reuse
     under another head. ``num_classes`` defaults to 7 (or the weights' class count).
     """
