@@ -8,6 +8,9 @@ one-head models again, cut out by :func:`single_head`.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import keras
 from keras import layers
 
@@ -95,3 +98,47 @@ class PrimaryHeadLogs(keras.callbacks.Callback):
             key = f"{prefix}{PRIMARY}_accuracy"
             if key in logs:
                 logs[f"{prefix}accuracy"] = logs.pop(key)
+
+
+def split_run(run_dir: str | os.PathLike, head: str, out_dir: str | os.PathLike) -> Path:
+    """Writes one head of a two-head run as a plain one-head run directory in ``out_dir``:
+    ``best.keras``, ``labels.json``, ``config.json`` (the run's, as a one-head run of that
+    head's labels) and ``history.csv`` (that head's accuracy as ``accuracy``/``val_accuracy``).
+    Export, evaluation, ``tools/ship_stage.py`` and ``--init-from`` take the result as they
+    take any run."""
+    import dataclasses
+    import io
+
+    import pandas as pd
+
+    from kerfer.contract import ModelContract
+    from kerfer.io import atomic_path, atomic_write_text
+    from kerfer.labels import FER2013_CLASSES, FERPLUS_CLASSES
+    from kerfer.modelio import load_keras_model
+    from kerfer.models import build_model
+    from kerfer.training import TrainConfig
+
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    cfg = TrainConfig.from_file(run_dir / "config.json")
+    shape = (cfg.image_size, cfg.image_size, 1 if cfg.color_mode == "grayscale" else 3)
+    model = load_keras_model(run_dir / "best.keras")
+    one = single_head(model, head, lambda n: build_model(cfg.arch, n, shape, **cfg.arch_options))
+    if head == PRIMARY:
+        names, one_cfg = FER2013_CLASSES, dataclasses.replace(cfg, ferplus_head=0.0)
+    else:
+        names = FERPLUS_CLASSES
+        one_cfg = dataclasses.replace(cfg, ferplus_head=0.0, labels="ferplus", ferplus_mode="probability")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out_dir / "best.keras", suffix=".keras") as tmp:
+        one.save(tmp)
+    ModelContract(class_names=tuple(names), input_size=shape[0], channels=shape[2]).save(out_dir / "labels.json")
+    atomic_write_text(out_dir / "config.json", one_cfg.to_json())
+    if (run_dir / "history.csv").exists():
+        h = pd.read_csv(run_dir / "history.csv")
+        if head != PRIMARY:
+            h = h.drop(columns=[c for c in ("accuracy", "val_accuracy") if c in h])
+            h = h.rename(columns={f"{head}_accuracy": "accuracy", f"val_{head}_accuracy": "val_accuracy"})
+        buf = io.StringIO()
+        h.to_csv(buf, index=False)
+        atomic_write_text(out_dir / "history.csv", buf.getvalue())
+    return out_dir

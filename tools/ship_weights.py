@@ -14,14 +14,23 @@ import argparse
 import json
 
 
-def write_weights(model_path, config: dict, stem, note: str, publictest_accuracy: float | None = None):
+def write_weights(
+    model_path,
+    config: dict,
+    stem,
+    note: str,
+    publictest_accuracy: float | None = None,
+    name: str = "fer2013",
+    class_names=None,
+):
     """Writes ``<stem>.npz`` and ``<stem>.json`` from a ``.keras`` model and its training config;
-    returns both paths (shared with ``tools/ship_stage.py``)."""
+    returns both paths (shared with ``tools/ship_stage.py``). ``name`` is the ``weights=`` name
+    (``fer2013`` or ``ferplus``); the class names default to FER2013's."""
     from kerfer.labels import FER2013_CLASSES
     from kerfer.modelio import load_keras_model
     from kerfer.models.pretrained import save_weights_asset
 
-    extra = {"name": "fer2013", "source": note}
+    extra = {"name": name, "source": note}
     if publictest_accuracy is not None:
         extra["publictest_accuracy"] = publictest_accuracy
     return save_weights_asset(
@@ -29,7 +38,7 @@ def write_weights(model_path, config: dict, stem, note: str, publictest_accuracy
         stem,
         arch=config["arch"],
         arch_options=config.get("arch_options", {}),
-        class_names=FER2013_CLASSES,
+        class_names=tuple(class_names or FER2013_CLASSES),
         extra=extra,
     )
 
