@@ -21,10 +21,10 @@ from kerfer.cli import main
 from kerfer.models.pretrained import list_shipped_weights, load_source, shipped_metadata
 
 
-def _int8_probs(faces: np.ndarray) -> np.ndarray:
+def _int8_probs(faces: np.ndarray, name: str = "fer2013") -> np.ndarray:
     from kerfer.runtime.classifier import Classifier, default_model_path
 
-    return Classifier(default_model_path()).predict_faces(faces)
+    return Classifier(default_model_path(name)).predict_faces(faces)
 
 
 def _smooth_faces(n: int, seed: int = 0) -> np.ndarray:
@@ -34,28 +34,36 @@ def _smooth_faces(n: int, seed: int = 0) -> np.ndarray:
     return np.clip((x.astype(float) - x.mean()) * 4 + 128, 0, 255).astype(np.uint8)[..., None]
 
 
-def test_shipped_weights_match_the_shipped_int8_model_on_any_faces():
-    model = kerfer.build_model("vgg", weights="fer2013")
+@pytest.mark.parametrize("name", ["fer2013", "ferplus"])
+def test_shipped_weights_match_the_shipped_int8_model_on_any_faces(name):
+    model = kerfer.build_model("vgg", weights=name)
     faces = _smooth_faces(64)
     float_probs = model.predict(faces.astype("float32"), verbose=0)
-    diff = np.abs(float_probs - _int8_probs(faces))
+    diff = np.abs(float_probs - _int8_probs(faces, name))
     assert diff.mean() < 0.02, diff.mean()  # int8 rounding, not another model
-    assert (float_probs.argmax(1) == _int8_probs(faces).argmax(1)).mean() >= 0.85
+    assert (float_probs.argmax(1) == _int8_probs(faces, name).argmax(1)).mean() >= 0.85
 
 
 @needs_fer
-def test_shipped_weights_match_the_int8_model_on_publictest(shared_table):
-    from kerfer.data.fer2013 import table_arrays
+@pytest.mark.parametrize(("name", "trained"), [("fer2013", 0.6), ("ferplus", 0.8)])
+def test_shipped_weights_match_the_int8_model_on_publictest(shared_table, name, trained):
+    from conftest import FERPLUS_CSV
 
-    faces, labels, _ = table_arrays(shared_table, "PublicTest")
+    from kerfer.data.fer2013 import table_arrays
+    from kerfer.data.ferplus import ferplus_arrays
+
+    if name == "ferplus":
+        faces, labels, _ = ferplus_arrays(shared_table, FERPLUS_CSV, "PublicTest", "rule")
+    else:
+        faces, labels, _ = table_arrays(shared_table, "PublicTest")
     faces, labels = faces[:600], labels[:600]
-    model = kerfer.build_model("vgg", weights="fer2013")
+    model = kerfer.build_model("vgg", weights=name)
     float_probs = model.predict(faces.astype("float32"), batch_size=200, verbose=0)
-    int8_probs = _int8_probs(faces)
+    int8_probs = _int8_probs(faces, name)
     assert (float_probs.argmax(1) == int8_probs.argmax(1)).mean() >= 0.97
     assert np.abs(float_probs - int8_probs).mean() < 0.01
-    # And it is a trained FER2013 model, not merely a copy of the int8 file's mistakes.
-    assert (float_probs.argmax(1) == labels).mean() > 0.6
+    # And it is a trained model of its labels, not merely a copy of the int8 file's mistakes.
+    assert (float_probs.argmax(1) == labels).mean() > trained
 
 
 def test_weights_metadata_rebuilds_the_model_and_is_checked():
@@ -65,7 +73,7 @@ def test_weights_metadata_rebuilds_the_model_and_is_checked():
     assert Path(meta["file"]).stat().st_size < 4_000_000  # keeps the package small
     model = kerfer.build_model("vgg", weights="fer2013")
     assert model.count_params() == meta["params"]
-    assert list_shipped_weights() == {"vgg": ["fer2013"]}
+    assert list_shipped_weights() == {"vgg": ["fer2013", "ferplus"]}
 
 
 def test_build_model_refuses_what_the_weights_cannot_be():
@@ -217,5 +225,13 @@ def test_float_weights_are_in_the_wheel(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     (wheel,) = tmp_path.glob("kerfer-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    for name in ("kerfer_fer2013_vgg.npz", "kerfer_fer2013_vgg.json", "kerfer_fer2013_int8.tflite"):
+    for name in (
+        "kerfer_fer2013_vgg.npz",
+        "kerfer_fer2013_vgg.json",
+        "kerfer_fer2013_int8.tflite",
+        "kerfer_ferplus_vgg.npz",
+        "kerfer_ferplus_vgg.json",
+        "kerfer_ferplus_int8.tflite",
+        "kerfer_ferplus_int8.json",
+    ):
         assert f"kerfer/assets/{name}" in names
