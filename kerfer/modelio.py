@@ -109,6 +109,25 @@ def load_contract(model_path: Path, *, warn: bool = True) -> ModelContract:
     return ModelContract()
 
 
+def outputs_mismatch(model_path: Path, outputs: int, contract: ModelContract) -> str | None:
+    """The one-line refusal of a model whose outputs and classes disagree, or None when they
+    agree. Without a labels file the 7 classes are kerfer's assumption, and the line says so
+    (it used to report "its labels file lists 7 classes" for a file that does not exist)."""
+    n = len(contract.class_names)
+    if outputs == n:
+        return None
+    labels = contract_path_for(model_path)
+    if labels.exists():
+        return (
+            f"{model_path}: the model has {outputs} outputs but its labels file lists {n} classes ({labels.name}); "
+            "refusing to guess which is right"
+        )
+    return (
+        f"{model_path}: the model has {outputs} outputs and no labels file ({labels.name} beside it); without one "
+        f"kerfer assumes the {n} FER2013 classes: write a labels file naming its {outputs} classes"
+    )
+
+
 def load_keras_model(path: str | os.PathLike, *, unsafe: bool = False, compile: bool = False, float32: bool = False):
     """Loads a ``.keras`` model (a run directory: its ``best.keras``) in Keras ``safe_mode``.
 

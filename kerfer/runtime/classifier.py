@@ -22,6 +22,7 @@ from kerfer.modelio import (  # noqa: F401  (re-exported: the public names lived
     default_model_path,
     has_contract,
     load_contract,
+    outputs_mismatch,
     resolve_model_path,
 )
 from kerfer.runtime.quiet import native_quiet
@@ -175,11 +176,9 @@ class Classifier:
             self.backend = _SavedModelBackend(path)
         self.format = kind
         self.contract = _checked_contract(path, contract, labelled, self.backend.input_shape)
-        if self.backend.num_classes != len(self.contract.class_names):
-            raise ModelError(
-                f"{path}: the model has {self.backend.num_classes} outputs but its labels file lists "
-                f"{len(self.contract.class_names)} classes; refusing to guess which is right"
-            )
+        mismatch = outputs_mismatch(path, self.backend.num_classes, self.contract)
+        if mismatch:
+            raise ModelError(mismatch)
 
     @property
     def class_names(self) -> tuple[str, ...]:

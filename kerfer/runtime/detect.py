@@ -16,6 +16,9 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from kerfer.options import MIN_DETECT_SIZE
+from kerfer.paths import native_path
+
 Box = tuple[int, int, int, int]  # x, y, w, h in frame pixels
 
 
@@ -81,10 +84,6 @@ def _downscale(gray: np.ndarray, max_side: int | None) -> tuple[np.ndarray, floa
     return cv2.resize(gray, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA), scale
 
 
-MIN_DETECT_SIZE = 32
-"""Smallest ``max_side`` accepted: below it no face is big enough to detect."""
-
-
 def check_options(det: object) -> None:
     """Refuses detector settings OpenCV would reject with a traceback (or silently mis-handle).
 
@@ -129,7 +128,7 @@ class HaarDetector:
         path = Path(self.cascade)
         if not path.exists():
             path = Path(cv2.data.haarcascades) / self.cascade
-        self._clf = cv2.CascadeClassifier(str(path))
+        self._clf = cv2.CascadeClassifier(native_path(path, "cascade"))
         if self._clf.empty():
             raise RuntimeError(f"cannot load the Haar cascade {path}")
 
@@ -161,7 +160,9 @@ class YuNetDetector:
         if Path(self.model).suffix.lower() != ".onnx":
             raise ValueError(f"yunet_model={self.model!r}: expected a YuNet .onnx file")
         try:
-            self._net = cv2.FaceDetectorYN.create(self.model, "", (320, 320), self.score_threshold)
+            self._net = cv2.FaceDetectorYN.create(
+                native_path(self.model, "model"), "", (320, 320), self.score_threshold
+            )
         except cv2.error as e:
             raise ValueError(f"yunet_model={self.model!r}: OpenCV cannot load it as a YuNet ONNX model") from e
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from kerfer.options import MAX_MARGIN
 from kerfer.runtime.classifier import Classifier
 from kerfer.runtime.detect import Box, Detection, FaceDetector, crop_faces, find_faces
 
@@ -20,9 +21,6 @@ class Face:
     def label(self, class_names) -> str:
         return class_names[int(np.argmax(self.probs))]
 
-
-MAX_MARGIN = 2.0
-"""Largest crop padding (a fraction of the box side each way); beyond it the face is a speck in the crop."""
 
 ALIGN_MIN_DEGREES = 10.0
 """Faces tilted less than this are cropped as they are: FER2013's own faces lean a little and
