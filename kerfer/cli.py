@@ -903,6 +903,9 @@ def crop(
             click.echo(f"{what}: {n} (cropped the largest face of each)")
         else:
             hint = "; --on-multiple largest crops the largest face" if status == "multiple_faces" else ""
+            copied = sum(r.status == status and r.output.startswith(f"{REJECTED}/") for r in report.rows)
+            if copied < n:
+                hint += f"; {n - copied} could not be read at all: see the report"
             click.echo(f"{what}: {n} (copied to {Path(out) / REJECTED / status}{hint})")
     if report.ignored:
         shown = ", ".join(str(p.relative_to(src)) for p in report.ignored[:3])

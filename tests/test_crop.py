@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -49,8 +48,13 @@ def _make_src(root: Path) -> Path:
     return root
 
 
-def _sources(src: Path) -> set[str]:
-    return {os.path.abspath(p) for p in src.rglob("*.jpg")}
+def _sources(src: Path) -> set[tuple[str, str]]:
+    """(SRC, path relative to it) of every photo: a report row's key."""
+    return {(str(src.resolve()), p.relative_to(src).as_posix()) for p in src.rglob("*.jpg")}
+
+
+def _keys(rows: list[dict]) -> list[tuple[str, str]]:
+    return sorted((r["src"], r["source"]) for r in rows)
 
 
 def _report(out: Path) -> list[dict]:
@@ -100,7 +104,7 @@ def test_output_mirrors_src_and_nothing_is_dropped_silently(cropped):
         assert img.shape == (48, 48), p  # one channel
 
     rows = _report(out)
-    assert sorted(r["source"] for r in rows) == sorted(_sources(src))  # every photo, exactly once
+    assert _keys(rows) == sorted(_sources(src))  # every photo, exactly once
     by = _by_name(rows)
     assert by["train/happy/two_people.jpg"]["status"] == "multiple_faces"
     assert by["train/happy/two_people.jpg"]["faces"] == "2"
@@ -160,7 +164,7 @@ def test_largest_face_in_colour(tmp_path, detector):
     shutil.copyfile(MEDIA / "justin.jpg", src / "sad" / "justin.jpg")
     out = tmp_path / "OUT"
     crop_dataset(src, out, size=64, grayscale=False, on_multiple="largest", detector=detector, progress=False)
-    row = _by_name(_report(out))["SRC/happy/two_people.jpg"]
+    row = _by_name(_report(out))["happy/two_people.jpg"]
     assert row["status"] == "multiple_faces" and row["faces"] == "2"
     assert row["output"] == "happy/two_people.png" and "largest" in row["note"]
     img = cv2.imread(str(out / "happy" / "two_people.png"), cv2.IMREAD_UNCHANGED)
@@ -204,9 +208,7 @@ def test_rerun_overwrites_nothing_but_each_sources_own_crop(tmp_path, detector):
     assert sorted(p.name for p in (out / "happy").iterdir()) == ["face.png", "face_2.png", "face_3.png", "face_4.png"]
     assert (out / "happy" / "face_2.png").read_bytes() == first
     rows = _report(out)
-    assert sorted(r["source"] for r in rows) == sorted(
-        _sources(src) | _sources(other) | {os.path.abspath(src / "happy/face.png")}
-    )
+    assert _keys(rows) == sorted(_sources(src) | _sources(other) | {(str(src.resolve()), "happy/face.png")})
     assert len({r["output"] for r in rows}) == len(rows)
 
     # a source whose outcome changes loses its old crop (no stale face in the class folder)
