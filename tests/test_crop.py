@@ -15,7 +15,7 @@ from conftest import MEDIA, needs_media
 
 from kerfer.cli import main
 from kerfer.errors import DataError
-from kerfer.runtime.cropping import REJECTED, REPORT, crop_dataset, crop_roi, find_sources, roi_box
+from kerfer.runtime.cropping import REJECTED, REPORT, crop_dataset, crop_roi, find_sources, roi_angle, roi_box
 from kerfer.runtime.detect import Detection, crop_faces
 from kerfer.runtime.pipeline import level_angle
 
@@ -226,13 +226,14 @@ def test_roi_boxes_follow_keypoints_and_tilt():
     plain = Detection(box)  # Haar: no keypoints
     assert roi_box(plain, "face") == pytest.approx((150, 150, 120))
     assert roi_box(plain, "mouth") == pytest.approx((150, 175, 60))
-    cx, cy, side = roi_box(plain, "eyes")
-    assert (cx, side) == pytest.approx((150, 90)) and cy < 150
+    cx, cy, side = roi_box(plain, "eyes")  # eyes at y=138, mouth at 175: the lower edge at 138 + 0.55 * 37
+    assert (cx, side) == pytest.approx((150, 64)) and cy + side / 2 == pytest.approx(138 + 0.55 * 37)
 
     names = ("right_eye", "left_eye", "nose", "mouth")
     level = Detection(box, 0.9, np.array([[130, 140], [170, 140], [150, 160], [150, 185]], np.float32), names)
     assert roi_box(level, "mouth")[:2] == pytest.approx((150, 185))
-    assert roi_box(level, "eyes")[:2] == pytest.approx((150, 140))
+    cx, cy, side = roi_box(level, "eyes")  # 1.6 x the 40 px between the eyes; 0.55 x the 45 px to the mouth
+    assert (cx, side) == pytest.approx((150, 64)) and cy + side / 2 == pytest.approx(140 + 0.55 * 45)
 
     # eyes tilted 30 degrees and no mouth point (like YuNet without corners): the mouth is found
     # along the tilted face's axis, off to the side of the box centre
@@ -262,6 +263,27 @@ def test_mouth_and_eyes_crops_differ_from_the_face(detector):
     x, y, w, h = det.box
     (_, my, _), (_, ey, _) = roi_box(det, "mouth"), roi_box(det, "eyes")
     assert y < ey < my < y + h
+
+
+@needs_media
+def test_eyes_crops_hold_both_eyes_and_brows_and_stop_above_the_mouth(detector):
+    """`--roi eyes` was a 0.9 face-width square centred on the eyes: it reached the mouth."""
+    faces = 0
+    for photo in ("obama.jpg", "biden.jpg", "justin.jpg", "obama-1080p.jpg", "two_people.jpg"):
+        for det in detector.detect_faces(cv2.imread(str(MEDIA / photo))):
+            cx, cy, side = roi_box(det, "eyes")
+            m = cv2.getRotationMatrix2D((cx, cy), roi_angle(det), 1.0)  # the crop's own turn
+            points = {n: m @ [*det.point(n), 1.0] - (cx, cy) for n in ("right_eye", "left_eye", "mouth")}
+            half = side / 2
+            eye_line = (points["right_eye"][1] + points["left_eye"][1]) / 2
+            to_mouth = points["mouth"][1] - eye_line
+            between = np.linalg.norm(points["left_eye"] - points["right_eye"])
+            for eye in ("right_eye", "left_eye"):
+                assert abs(points[eye][0]) < half - 0.25 * between, (photo, eye)  # the eye, corners and a margin
+            assert eye_line - (-half) > 0.4 * to_mouth, photo  # room above the eyes for the brows
+            assert points["mouth"][1] - half > 0.3 * to_mouth, photo  # the lower edge well above the mouth
+            faces += 1
+    assert faces == 6
 
 
 @needs_media

@@ -46,8 +46,21 @@ FACE_MARGIN = 0.1
 """Padding around the face box, a fraction of its side each way: ``kerfer predict``'s default."""
 MOUTH_SIDE = 0.6
 """Side of the mouth square, a fraction of the face width."""
-EYES_SIDE = 0.9
-"""Side of the eyes square, a fraction of the face width (both eyes, brows and the top of the nose)."""
+EYES_WIDTH = 1.6
+"""Side of the eyes square, in inter-eye distances: both eyes with their outer corners (about
+0.75 of the distance out from the midpoint) and a margin."""
+EYES_BOTTOM = 0.55
+"""Lower edge of the eyes square below the eye line, in eye-to-mouth distances: past the lower
+lids, level with the nose tip (about 0.5), well above the mouth (1.0). The old square, 0.9 face
+widths centred on the eyes, reached 1.1 eye-to-mouth distances down: into the mouth."""
+EYES_BROWS = 0.45
+"""How far the eyes square reaches at least above the eye line, in eye-to-mouth distances: the
+brows lie about 0.35-0.45 above it."""
+EYE_MOUTH_PER_EYES = 1.05
+"""Eye-to-mouth distance over inter-eye distance of a frontal face (0.95-1.09 on the shared
+photos, BlazeFace keypoints): the estimate for a detector that gives eyes but no mouth."""
+FACE_WIDTH_PER_EYES = 2.5
+"""Face box width over inter-eye distance (2.4-2.6 on the shared photos): the estimate without eyes."""
 MOUTH_DOWN = 0.25
 """Without a mouth keypoint (Haar): the mouth lies this fraction of the box height below the box
 centre (0.75 of the way down the box), along the face's own vertical axis."""
@@ -94,8 +107,9 @@ def roi_box(det: Detection, roi: str, margin: float = FACE_MARGIN) -> tuple[floa
       exactly the crop ``kerfer predict`` classifies;
     - ``mouth``: a square of :data:`MOUTH_SIDE` x the face width, centred on the mouth keypoint
       (BlazeFace's mouth centre, YuNet's two corners averaged), else 0.75 of the way down the box;
-    - ``eyes``: a square of :data:`EYES_SIDE` x the face width, centred between the two eyes, else
-      a little above the box centre. Square rather than a wide strip: ``kerfer train`` reads square
+    - ``eyes``: a square from the keypoints (:func:`eyes_box`): both eyes and brows, its lower edge
+      above the mouth; without keypoints (Haar) the same rule on the usual eye and mouth
+      positions in the box. Square rather than a wide strip: ``kerfer train`` reads square
       images and would squash a wide one.
 
     Without keypoints (Haar) the fallback positions are measured along the face's vertical axis
@@ -112,12 +126,36 @@ def roi_box(det: Detection, roi: str, margin: float = FACE_MARGIN) -> tuple[floa
         if point is None:
             point = centre + MOUTH_DOWN * h * _down_axis(det)
         return float(point[0]), float(point[1]), MOUTH_SIDE * w
+    return eyes_box(det)
+
+
+def _eye_geometry(det: Detection) -> tuple[np.ndarray, float, float]:
+    """(the eye line's midpoint, the inter-eye distance, the eye-to-mouth distance) in frame
+    pixels, from the keypoints where the detector gives them, else estimated from the box."""
+    x, y, w, h = (float(v) for v in det.box)
+    down = _down_axis(det)
     eyes = det.eyes()
-    if eyes is not None:
-        point = (np.asarray(eyes[0], np.float64) + np.asarray(eyes[1], np.float64)) / 2
-    else:
-        point = centre - EYES_UP * h * _down_axis(det)
-    return float(point[0]), float(point[1]), EYES_SIDE * w
+    if eyes is None:  # Haar: the eyes a little above the box centre, the mouth 0.75 of the way down
+        centre = np.array([x + w / 2, y + h / 2])
+        return centre - EYES_UP * h * down, w / FACE_WIDTH_PER_EYES, (EYES_UP + MOUTH_DOWN) * h
+    left, right = (np.asarray(e, np.float64) for e in eyes)
+    mid, between = (left + right) / 2, float(np.linalg.norm(right - left))
+    mouth = _mouth_point(det)
+    to_mouth = float(np.dot(mouth - mid, down)) if mouth is not None else 0.0
+    if to_mouth <= 0:  # no mouth keypoint (or one above the eyes): a frontal face's proportion
+        to_mouth = EYE_MOUTH_PER_EYES * between
+    return mid, max(between, 1.0), to_mouth
+
+
+def eyes_box(det: Detection) -> tuple[float, float, float]:
+    """The eyes square ``(cx, cy, side)``: wide enough for both eyes and their outer corners
+    (:data:`EYES_WIDTH` inter-eye distances), tall enough to reach the brows (:data:`EYES_BROWS`),
+    its lower edge :data:`EYES_BOTTOM` eye-to-mouth distances below the eye line, so it stops
+    above the mouth; placed along the face's own axes (a tilted head is followed)."""
+    mid, between, to_mouth = _eye_geometry(det)
+    side = max(EYES_WIDTH * between, (EYES_BOTTOM + EYES_BROWS) * to_mouth)
+    centre = mid + (EYES_BOTTOM * to_mouth - side / 2) * _down_axis(det)
+    return float(centre[0]), float(centre[1]), side
 
 
 def roi_angle(det: Detection, align: bool = True) -> float:
