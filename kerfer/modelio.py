@@ -98,9 +98,12 @@ def has_contract(model_path: Path) -> bool:
 
 def load_contract(model_path: Path, *, warn: bool = True) -> ModelContract:
     """The labels contract beside a model; the 7 FER2013 classes (with a warning) when there is none."""
+    from kerfer.integrity import check_shipped
+
     path = contract_path_for(model_path)
     if path.exists():
         try:
+            check_shipped(path)  # the shipped model's labels are a shipped file too
             return ModelContract.load(path)
         except ValueError as e:
             raise ModelError(str(e)) from e

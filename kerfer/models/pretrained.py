@@ -11,7 +11,6 @@ so "shipped" means the same thing everywhere.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import importlib.resources
 import io
 import json
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from kerfer.integrity import check_shipped, file_sha256
 
 SHIPPED_NAMES = ("fer2013", "shipped")
 """``weights=`` names that mean kerfer's shipped FER2013 weights ("shipped" as in ``--init-from shipped``)."""
@@ -64,17 +65,14 @@ def shipped_metadata(arch: str, name: str = "fer2013") -> dict[str, Any]:
     meta_path = _asset(by_arch[arch], ".json")
     if not meta_path.exists():
         raise FileNotFoundError(f"{meta_path} is missing: damaged kerfer install, reinstall kerfer")
+    check_shipped(meta_path)
+    check_shipped(_asset(by_arch[arch], ".npz"))
     meta = json.loads(meta_path.read_text())
     meta["file"] = str(_asset(by_arch[arch], ".npz"))
     return meta
 
 
-def sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+sha256 = file_sha256  # kept: the name callers used
 
 
 def _read_npz(path: Path, expected_sha256: str | None) -> dict[str, list[np.ndarray]]:

@@ -182,12 +182,12 @@ class BlazeFaceDetector:
                 + ("" if self.model else " (damaged install: reinstall kerfer, or pass --detector haar)")
             )
         from kerfer.modelio import ModelError
-        from kerfer.runtime.classifier import interpreter_class
+        from kerfer.runtime.classifier import load_interpreter
         from kerfer.runtime.quiet import native_quiet
 
+        self._interpreter = load_interpreter(path, self.num_threads)
         try:
             with native_quiet():
-                self._interpreter = interpreter_class()(model_path=str(path), num_threads=self.num_threads)
                 self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as e:
             raise ModelError(f"{path}: not a valid TFLite model ({str(e).splitlines()[0]})") from e
