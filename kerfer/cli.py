@@ -91,7 +91,8 @@ class KerferGroup(click.Group):
     "-v",
     "--verbose",
     is_flag=True,
-    help="Show the TFLite runtime's own log lines (XNNPACK delegate, absl); hidden by default.",
+    help="Show the libraries' own log lines and warnings (TensorFlow's start, XNNPACK, absl, libpng, FFmpeg); "
+    "hidden by default.",
 )
 def main(verbose: bool = False) -> None:
     """kerfer: facial expression recognition with Keras.
@@ -106,10 +107,13 @@ def main(verbose: bool = False) -> None:
 
     Run `kerfer COMMAND --help` for each command's options.
     """
-    # not `from kerfer.runtime.quiet import ...`: kerfer.runtime pulls in OpenCV, and --help stays light
-    os.environ["KERFER_VERBOSE"] = "1" if verbose or os.environ.get("KERFER_VERBOSE", "") not in ("", "0") else "0"
-    if os.environ["KERFER_VERBOSE"] == "0":
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from kerfer.console import quiet_command, set_verbose
+    from kerfer.console import verbose as verbose_now
+
+    set_verbose(verbose or verbose_now())
+    # TensorFlow's banner, libpng's and FFmpeg's lines, other libraries' warnings: hidden for the
+    # whole command (kerfer's own lines and warnings still show), unless -v.
+    click.get_current_context().with_resource(quiet_command())
 
 
 def _parse_kv(pairs: tuple[str, ...]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import zipfile
 from pathlib import Path
 
 from kerfer.contract import ModelContract
+from kerfer.errors import KerferWarning
 
 DEFAULT_MODEL_NAME = "kerfer_fer2013_int8.tflite"
 SHIPPED = "shipped"
@@ -108,7 +109,11 @@ def load_contract(model_path: Path, *, warn: bool = True) -> ModelContract:
         except ValueError as e:
             raise ModelError(str(e)) from e
     if warn:
-        warnings.warn(f"{model_path}: no labels file found ({path.name}); assuming the 7 FER2013 classes", stacklevel=3)
+        warnings.warn(
+            f"{model_path}: no labels file found ({path.name}); assuming the 7 FER2013 classes",
+            KerferWarning,
+            stacklevel=3,
+        )
     return ModelContract()
 
 

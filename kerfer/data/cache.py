@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kerfer.errors import KerferWarning
+
 FORMAT = 2
 """Bumped whenever what the parser produces, or what identifies a file, changes: older entries
 are never used (2: the whole file's sha256 instead of its first and last 64 KiB and mtime)."""
@@ -103,8 +105,9 @@ def save(path: str | os.PathLike, arrays: dict[str, np.ndarray], skipped: list[t
         except OSError:
             pass
         warnings.warn(
-            f"kerfer: cannot write the parse cache in {entry.parent} ({e.strerror or e}); parsing each time "
+            f"cannot write the parse cache in {entry.parent} ({e.strerror or e}); parsing each time "
             "(set KERFER_CACHE_DIR to a writable folder, or --no-cache to silence this)",
+            KerferWarning,
             stacklevel=3,
         )
         return False
