@@ -654,10 +654,11 @@ def init_weights(model, source: str | os.PathLike, class_names: Sequence[str] | 
     """Copies weights layer by layer from ``source``: ``"shipped"`` (kerfer's float FER2013
     weights), a run directory, a ``.keras`` file or a kerfer ``.npz``.
 
-    Every layer must match by name and shape. The classifier head (``head_logits``) is copied
-    only when the classes are the same by name and order, otherwise it stays new: that is how
-    FER2013 weights seed a FER+ run or a user's 4-class photo folders. Returns one line saying
-    what was copied.
+    Every layer must match by name and shape. The classifier head (``head_logits``) keeps the
+    trained row of every class whose name matches, in any order (image folders sort their
+    classes alphabetically; a 4-class folder of FER2013 classes starts at the shipped model's
+    accuracy on those four), and gets new rows only for classes the weights never learnt (FER+'s
+    ``happiness`` is not FER2013's ``happy``). Returns one line saying what was copied.
     """
     from kerfer.models.pretrained import SHIPPED_NAMES, load_source, transfer
 
