@@ -3,8 +3,12 @@
 Builds an image folder like a user's own photos (angry/happy/sad/surprise PNGs) from the shared
 FER2013 CSV — ``--per-class`` Training rows per class for train, PublicTest rows for test — then
 trains the same model twice for ``--epochs`` epochs with the same settings: once from
-``--init-from shipped`` (new 4-class head) and once from random weights, and prints both test
-accuracies and their difference. One run, side by side.
+``--init-from shipped`` (the head keeps the trained rows of the four classes, matched by name)
+and once from random weights, and prints both test accuracies and their difference. One run,
+side by side. It also prints where the fine-tune starts: the shipped model restricted to the four
+classes (its top class among them, no training) and the 4-class model right after
+``--init-from``, before its first step; the two are the same predictions, and the fine-tune
+should end above them.
 
     python benchmarks/transfer.py --csv ../shared/data/fer2013.csv.gz
     python benchmarks/transfer.py --csv ../shared/data/fer2013.csv.gz --unseen --per-class 200 --test-per-class 200
@@ -54,7 +58,7 @@ def write_folder(csv: str, root: Path, per_class: int, test_per_class: int, seed
 
 def run(
     data: Path, out: Path, init_from: str | None, epochs: int, freeze: int, lr: float, seed: int
-) -> tuple[float, float]:
+) -> tuple[list[float], float]:
     from kerfer.training import TrainConfig, train
 
     cfg = TrainConfig(
@@ -72,7 +76,24 @@ def run(
     )
     start = time.time()
     result = train(cfg, out, verbose=0)
-    return result.history["val_accuracy"][-1], time.time() - start
+    return list(result.history["val_accuracy"]), time.time() - start
+
+
+def starting_points(data: Path) -> tuple[float, float]:
+    """(the shipped float model restricted to :data:`CLASSES`, zero-shot; the 4-class model right
+    after ``init_weights(..., "shipped", CLASSES)``, before any training) on the test folder."""
+    from kerfer import FER2013_CLASSES, build_model
+    from kerfer.data.folders import read_image_folder
+    from kerfer.training import TrainConfig, init_weights
+
+    x, y, names = read_image_folder(data, "test", class_names=CLASSES)
+    x = x.astype("float32")
+    shipped = build_model("vgg", weights="fer2013").predict(x, verbose=0)
+    columns = [list(FER2013_CLASSES).index(c) for c in CLASSES]
+    zero_shot = float((shipped[:, columns].argmax(1) == y).mean())
+    model = build_model("vgg", len(CLASSES), (48, 48, 1), **TrainConfig().arch_options)
+    init_weights(model, "shipped", CLASSES)
+    return zero_shot, float((model.predict(x, verbose=0).argmax(1) == y).mean())
 
 
 def main() -> None:
@@ -94,17 +115,23 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         write_folder(args.csv, tmp / "photos", args.per_class, args.test_per_class, args.seed, args.unseen)
-        shipped, t1 = run(
+        zero_shot, before = starting_points(tmp / "photos")
+        curve, t1 = run(
             tmp / "photos", tmp / "shipped", "shipped", args.epochs, args.freeze_backbone_epochs, args.lr, args.seed
         )
-        scratch, t2 = run(tmp / "photos", tmp / "scratch", None, args.epochs, 0, args.lr, args.seed)
+        scratch_curve, t2 = run(tmp / "photos", tmp / "scratch", None, args.epochs, 0, args.lr, args.seed)
+    shipped, scratch = curve[-1], scratch_curve[-1]
     print(
         f"\n4-class folder: {args.per_class} train / {args.test_per_class} test images per class ({', '.join(CLASSES)})"
     )
+    print(f"{'the shipped model restricted to the 4 classes, no training':<60}{zero_shot:>8.2%}")
+    print(f"{'--init-from shipped, before its first step':<60}{before:>8.2%}")
+    print(f"{'--init-from shipped, test accuracy after each epoch':<60}{'  '.join(f'{a:.2%}' for a in curve)}")
     print(f"{'start':<34}{'test accuracy':>14}{'seconds':>9}")
     print(f"{'--init-from shipped (freeze ' + str(args.freeze_backbone_epochs) + ')':<34}{shipped:>13.2%}{t1:>9.0f}")
     print(f"{'from scratch':<34}{scratch:>13.2%}{t2:>9.0f}")
     print(f"difference: {100 * (shipped - scratch):+.1f} points after {args.epochs} epochs")
+    print(f"the fine-tune ends {100 * (shipped - zero_shot):+.1f} points from where it started (zero-shot)")
     if args.unseen:
         print("train and test images: disjoint PublicTest rows, never trained on by the shipped weights")
     else:

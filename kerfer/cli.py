@@ -22,6 +22,7 @@ from kerfer.kit import (
     missing_training_packages,
     require_training_kit,
 )
+from kerfer.options import DETECT_EVERY, MAX_MARGIN, MIN_DETECT_SIZE, MIN_FRAMES, SMOOTH
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -90,7 +91,8 @@ class KerferGroup(click.Group):
     "-v",
     "--verbose",
     is_flag=True,
-    help="Show the TFLite runtime's own log lines (XNNPACK delegate, absl); hidden by default.",
+    help="Show the libraries' own log lines and warnings (TensorFlow's start, XNNPACK, absl, libpng, FFmpeg); "
+    "hidden by default.",
 )
 def main(verbose: bool = False) -> None:
     """kerfer: facial expression recognition with Keras.
@@ -105,10 +107,13 @@ def main(verbose: bool = False) -> None:
 
     Run `kerfer COMMAND --help` for each command's options.
     """
-    # not `from kerfer.runtime.quiet import ...`: kerfer.runtime pulls in OpenCV, and --help stays light
-    os.environ["KERFER_VERBOSE"] = "1" if verbose or os.environ.get("KERFER_VERBOSE", "") not in ("", "0") else "0"
-    if os.environ["KERFER_VERBOSE"] == "0":
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from kerfer.console import quiet_command, set_verbose
+    from kerfer.console import verbose as verbose_now
+
+    set_verbose(verbose or verbose_now())
+    # TensorFlow's banner, libpng's and FFmpeg's lines, other libraries' warnings: hidden for the
+    # whole command (kerfer's own lines and warnings still show), unless -v.
+    click.get_current_context().with_resource(quiet_command())
 
 
 def _parse_kv(pairs: tuple[str, ...]) -> dict[str, Any]:
@@ -558,10 +563,6 @@ the 10 % kerfer allows a default (``benchmarks/tta_cost.py``; figures in docs/mo
 LIVE_TTA = False
 
 
-MIN_DETECT_SIZE = 32  # kerfer.runtime.detect.MIN_DETECT_SIZE (not imported here: keeps --help light)
-MAX_MARGIN = 2.0  # kerfer.runtime.pipeline.MAX_MARGIN
-
-
 def _check_detect_size(ctx, param, value: int) -> int:
     """--detect-size is 0 (full size) or a usable longest side."""
     if value != 0 and value < MIN_DETECT_SIZE:
@@ -712,70 +713,80 @@ def predict(images, as_json, save_annotated, overlay, model_path, unsafe, margin
       kerfer predict group.jpg --save-annotated out/
       kerfer predict group.jpg --save-annotated out/ --overlay emoji
     """
-    from kerfer.runtime.predict import predict_images
+    from kerfer.paths import shown
+    from kerfer.runtime.predict import predict_images, scan_inputs
 
     pipe = _pipeline(model_path, unsafe, margin, **det)
     names = pipe.class_names
+    inputs = scan_inputs(images)
+    for folder, note in inputs.notes:
+        click.echo(f"{shown(folder)}: {note}", err=True)
     failed = done = 0
-    for image in images:
-        if os.path.isdir(image):
-            from kerfer.runtime.predict import expand_paths, skipped_note
-
-            note = skipped_note(Path(image))
-            if note and expand_paths([image]):
-                click.echo(f"{image}: {note}", err=True)
-    for r in predict_images(images, pipe, save_annotated, overlay=overlay):
+    for r in predict_images(inputs, pipe, save_annotated, overlay=overlay):
         if r.error:
             failed += 1
         else:
             done += 1
         if as_json:
-            rec = {
-                "file": r.path,
-                "error": r.error,
-                "faces": [
-                    {
-                        "box": list(f.box),
-                        "label": f.label(names),
-                        "probs": {n: round(float(p), 4) for n, p in zip(names, f.probs)},
-                    }
-                    for f in r.faces
-                ],
-            }
-            if r.annotated:
-                rec["annotated"] = r.annotated
-            click.echo(json.dumps(rec))
+            click.echo(json.dumps(_predict_record(r, names)))
             continue
+        path = shown(r.path)  # a newline in a file name must not split the line
         if r.error:
-            click.echo(f"{r.path}: ERROR {r.error}", err=True)
+            click.echo(f"{path}: ERROR {r.error}", err=True)
             continue
         if not r.faces:
-            click.echo(f"{r.path}: no face found")
+            click.echo(f"{path}: no face found")
         for i, f in enumerate(r.faces):
             top = sorted(zip(names, f.probs), key=lambda t: -t[1])[:3]
             rest = "  ".join(f"{n} {p:.0%}" for n, p in top[1:])
             x, y, w, h = f.box
-            click.echo(f"{r.path}: face {i + 1} at ({x},{y},{w}x{h}): {top[0][0]} {top[0][1]:.0%}   ({rest})")
+            click.echo(f"{path}: face {i + 1} at ({x},{y},{w}x{h}): {top[0][0]} {top[0][1]:.0%}   ({rest})")
     if failed or not done:
         sys.exit(1)
 
 
+def _predict_record(r, names) -> dict[str, Any]:
+    """One ``predict --json`` line."""
+    rec = {
+        "file": r.path,
+        "error": r.error,
+        "faces": [
+            {
+                "box": list(f.box),
+                "label": f.label(names),
+                "probs": {n: round(float(p), 4) for n, p in zip(names, f.probs)},
+            }
+            for f in r.faces
+        ],
+    }
+    if r.annotated:
+        rec["annotated"] = r.annotated
+    return rec
+
+
 @main.command(context_settings=CONTEXT)
-@click.option("--camera", type=int, help="Camera index (default 0).")
+@click.option("--camera", type=click.IntRange(min=0), help="Camera index (default 0).")
 @click.option("--source", help="Video file or stream URL instead of a camera.")
 @click.option("--picamera", is_flag=True, help="Raspberry Pi camera through picamera2.")
-@click.option("--smooth", default=5, show_default=True, help="Average each face's probabilities over N frames.")
+@click.option(
+    "--smooth",
+    default=SMOOTH,
+    show_default=True,
+    type=click.IntRange(min=MIN_FRAMES),
+    help="Average each face's probabilities over N frames (1 = no smoothing).",
+)
 @click.option(
     "--detect-every",
-    default=2,
+    default=DETECT_EVERY,
     show_default=True,
+    type=click.IntRange(min=MIN_FRAMES),
     help="Detect faces every k-th frame, carrying boxes in between (faces are classified every frame).",
 )
 @click.option("--mirror/--no-mirror", default=None, help="Selfie view (default: on for cameras, off for files).")
 @click.option("--headless", is_flag=True, help="No window: log results (--output) and print a summary.")
 @click.option("--output", type=click.Path(dir_okay=False), help="Per-frame results: .jsonl (JSON lines) or .csv.")
 @click.option("--save-video", type=click.Path(dir_okay=False), help="Write the annotated video (.mp4).")
-@click.option("--max-frames", type=click.IntRange(min=1), help="Stop after N frames (1 or more).")
+@click.option("--max-frames", type=click.IntRange(min=MIN_FRAMES), help="Stop after N frames (1 or more).")
 @_overlay_option("in the window and the --save-video file")
 @detector_options(tta_default=LIVE_TTA)
 @_fail_cleanly
@@ -807,9 +818,14 @@ def live(
       kerfer live --source clip.mp4 --headless --output faces.jsonl --save-video out.mp4
       kerfer live --overlay emoji                  # an emoji beside each face
     """
+    from kerfer.paths import shown
     from kerfer.runtime.live import run_live
-    from kerfer.runtime.video import SourceError, open_source
+    from kerfer.runtime.video import SourceError, check_source, open_source
 
+    try:
+        check_source(camera, source, picamera, names={n: f"--{n}" for n in ("camera", "source", "picamera")})
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
     if not headless:
         from kerfer.doctor import check_display
 
@@ -839,8 +855,13 @@ def live(
         overlay=overlay,
     )
     d = summary.to_dict()
+    if not d["frames"]:
+        raise KerferError(
+            f"{shown(name)}: no frame could be read ({d['failed_frames']} failed): "
+            "the video is empty, or none of its frames decodes"
+        )
     click.echo(
-        f"{name}: {d['frames']} frames in {d['seconds']:.1f} s = {d['fps']:.1f} fps; "
+        f"{shown(name)}: {d['frames']} frames in {d['seconds']:.1f} s = {d['fps']:.1f} fps; "
         f"{d['faces']} faces ({d['faces_per_frame']:.2f}/frame); failed frames {d['failed_frames']}"
     )
     if d["labels"]:
@@ -948,6 +969,9 @@ def crop(
             click.echo(f"{what}: {n} (cropped the largest face of each)")
         else:
             hint = "; --on-multiple largest crops the largest face" if status == "multiple_faces" else ""
+            copied = sum(r.status == status and r.output.startswith(f"{REJECTED}/") for r in report.rows)
+            if copied < n:
+                hint += f"; {n - copied} could not be read at all: see the report"
             click.echo(f"{what}: {n} (copied to {Path(out) / REJECTED / status}{hint})")
     if report.ignored:
         shown = ", ".join(str(p.relative_to(src)) for p in report.ignored[:3])

@@ -53,13 +53,23 @@ def check_kerfer() -> Check:
     return Check("kerfer", True, f"{kerfer.__version__} at {Path(kerfer.__file__).parent}")
 
 
+def command_names() -> list[str]:
+    """Every ``kerfer`` command, as the click group lists them (a new command is never missed)."""
+    import click
+
+    from kerfer.cli import main
+
+    return main.list_commands(click.Context(main))
+
+
 def check_commands() -> Check:
     """Which kerfer commands this install can run: all, or the runtime ones only."""
-    runtime = "predict, live, doctor"
-    training = ", ".join(TRAINING_COMMANDS)
+    names = command_names()
+    runtime = ", ".join(n for n in names if n not in TRAINING_COMMANDS)
+    training = ", ".join(n for n in names if n in TRAINING_COMMANDS)
     missing = missing_training_packages()
     if not missing:
-        return Check("commands", True, f"all: {runtime}, {training}")
+        return Check("commands", True, f"all: {', '.join(names)}")
     return Check(
         "commands",
         False,

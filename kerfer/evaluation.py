@@ -123,6 +123,10 @@ def evaluate(
     from kerfer.runtime.classifier import Classifier
 
     model_path = resolve_model_path(model)
+    if out_dir is None and model_path.name == "best.keras" and Path(model).is_dir():
+        out_dir = model
+    if out_dir is not None:
+        check_outputs(Path(out_dir), split, model_path, csv, data)
     clf = Classifier(model_path, unsafe=unsafe)
     images, labels = split_loader(csv, data, clf.contract, parse_cache)(split)
     predict = clf.predict_faces
@@ -133,8 +137,6 @@ def evaluate(
             labels, predict_batches(predict, images, batch_size, tta=True), clf.class_names
         )
 
-    if out_dir is None and model_path.name == "best.keras" and Path(model).is_dir():
-        out_dir = model
     files: dict[str, str] = {}
     if out_dir is not None:
         files = _write_outputs(Path(out_dir), split, plain, tta_report, model_path)
@@ -152,17 +154,21 @@ def _labels_note(class_names, csv) -> str:
 
 
 def split_loader(
-    csv, data, contract, parse_cache: bool | None = None
+    csv, data, contract, parse_cache: bool | None = None, every_class: bool = False
 ) -> Callable[[str], tuple[np.ndarray, np.ndarray]]:
     """``split name → (images, labels)`` in the model's classes; a CSV is parsed only once.
 
     FER2013 CSVs give FER2013 labels, or FER+ majority labels (from ``fer2013new.csv`` beside
     the CSV) for a FER+ model; image folders are read at the model's input size. A split with
     no images of the model's classes is one clear error, for evaluation, calibration and parity.
+    With ``every_class`` (export: int8 calibration and parity) a folder split must hold a class
+    folder for each of the model's classes; the refusal names both lists.
     """
     load = _split_loader(csv, data, contract, parse_cache)
 
     def checked(split: str) -> tuple[np.ndarray, np.ndarray]:
+        if every_class and data is not None and csv is None:
+            _check_every_class(Path(data), split, contract.class_names)
         images, labels = load(split)
         if not len(images):  # would end in "attempt to get argmax of an empty sequence"
             raise ValueError(
@@ -172,6 +178,21 @@ def split_loader(
         return images, labels
 
     return checked
+
+
+def _check_every_class(data: Path, split: str, class_names: Sequence[str]) -> None:
+    from kerfer.data.folders import class_folders
+
+    if not (data / split).is_dir():
+        return  # the loader names a missing split folder, and the splits there are
+    found = class_folders(data / split)
+    missing = [c for c in class_names if c not in found]
+    if missing:
+        raise ValueError(
+            f"{data / split}: its class folders are {', '.join(found) or 'none'} but the model predicts "
+            f"{', '.join(class_names)} (no images of {', '.join(missing)}): calibration and parity need every "
+            "class the model predicts"
+        )
 
 
 def _split_loader(csv, data, contract, parse_cache: bool | None) -> Callable[[str], tuple[np.ndarray, np.ndarray]]:
@@ -196,16 +217,34 @@ def _split_loader(csv, data, contract, parse_cache: bool | None) -> Callable[[st
     return lambda split: read_image_folder(data, split, contract.input_size, mode, class_names=names)[:2]
 
 
+def output_names(split: str) -> dict[str, str]:
+    """What ``evaluate`` writes into its folder, by kind."""
+    return {
+        "metrics_csv": f"metrics_{split}.csv",
+        "confusion_png": f"confusion_{split}.png",
+        "metrics_json": f"metrics_{split}.json",
+        "curves_png": "curves.png",
+    }
+
+
+def check_outputs(out: Path, split: str, model_path: Path, csv, data) -> None:
+    """Before anything is read or written: no output may be the model, its labels file or the data."""
+    from kerfer.modelio import contract_path_for
+    from kerfer.paths import refuse_overwriting_inputs
+
+    refuse_overwriting_inputs(
+        {f"--out's {name}": out / name for name in output_names(split).values()},
+        {"the model": model_path, "its labels file": contract_path_for(model_path), "--csv": csv, "--data": data},
+    )
+
+
 def _write_outputs(out: Path, split: str, plain: Report, tta: Report | None, model_path: Path) -> dict[str, str]:
     from kerfer.io import atomic_write_text
     from kerfer.plots import plot_confusion, plot_history
 
     out.mkdir(parents=True, exist_ok=True)
-    files = {
-        "metrics_csv": str(out / f"metrics_{split}.csv"),
-        "confusion_png": str(out / f"confusion_{split}.png"),
-        "metrics_json": str(out / f"metrics_{split}.json"),
-    }
+    names = output_names(split)
+    files = {kind: str(out / names[kind]) for kind in ("metrics_csv", "confusion_png", "metrics_json")}
     atomic_write_text(files["metrics_csv"], plain.per_class.to_csv(float_format="%.4f"))
     plot_confusion(
         plain.confusion,
@@ -219,6 +258,6 @@ def _write_outputs(out: Path, split: str, plain: Report, tta: Report | None, mod
     if history.exists():
         from kerfer.callbacks import read_history
 
-        files["curves_png"] = str(out / "curves.png")
+        files["curves_png"] = str(out / names["curves_png"])
         plot_history(read_history(history), files["curves_png"])
     return files

@@ -103,7 +103,8 @@ def export(
     from kerfer.contract import ModelContract
     from kerfer.evaluation import split_loader
     from kerfer.io import atomic_write_bytes, atomic_write_text
-    from kerfer.modelio import load_contract, load_keras_model, resolve_model_path
+    from kerfer.modelio import contract_path_for, load_contract, load_keras_model, outputs_mismatch, resolve_model_path
+    from kerfer.paths import refuse_overwriting_inputs
 
     model_path = resolve_model_path(model)
     if model_path.suffix != ".keras":
@@ -111,12 +112,15 @@ def export(
     # Always float32, whatever policy the model trained under: float16 ops break the TFLite converter.
     keras_model = load_keras_model(model_path, unsafe=unsafe, float32=True)
     contract = load_contract(model_path)
-    if contract.class_names and len(contract.class_names) != keras_model.output_shape[-1]:
-        raise ValueError(
-            f"{model_path}: {keras_model.output_shape[-1]} outputs but labels.json lists {len(contract.class_names)} classes"
-        )
+    mismatch = outputs_mismatch(model_path, int(keras_model.output_shape[-1]), contract)
+    if mismatch:
+        raise ValueError(mismatch)
     name = model_path.parent.name if model_path.name == "best.keras" else model_path.stem
     out = Path(out_dir) if out_dir is not None else Path("exports") / name
+    refuse_overwriting_inputs(
+        {f"--out's {f}": out / f for f in export_files(saved_model, tflite)},
+        {"the model": model_path, "its labels file": contract_path_for(model_path), "--csv": csv, "--data": data},
+    )
     contract = ModelContract(
         class_names=contract.class_names,
         input_size=int(keras_model.input_shape[1]),
@@ -138,7 +142,9 @@ def export(
     if "int8" in kinds or parity_split:
         if csv is None and data is None:
             raise ValueError("calibration and parity need data: pass --csv (FER2013) or --data (image folder)")
-        load = split_loader(csv, data if csv is None else None, contract, parse_cache)  # parses a CSV once for both
+        # parses a CSV once for both; a folder must hold every class of the model (a 3-class folder
+        # calibrated and measured a 7-class model on 3 classes without a word)
+        load = split_loader(csv, data if csv is None else None, contract, parse_cache, every_class=True)
     calib = None
     if "int8" in kinds:
         x, y = load(calibration_split or run_train)
@@ -174,6 +180,16 @@ def export(
         shutil.rmtree(stage, ignore_errors=True)
     files.update({kind: out / path.name for kind, path in staged.items()})
     return ExportResult(out, files, parity, parity_split if parity is not None else None)
+
+
+def export_files(saved_model: bool, tflite: Sequence[str]) -> list[str]:
+    """The names an export writes into its folder (each replaces a file of that name there)."""
+    return [
+        *(["saved_model"] if saved_model else []),
+        *(f"model_{k}.tflite" for k in tflite),
+        "labels.json",
+        "parity.csv",
+    ]
 
 
 def _move_into(stage: Path, out: Path) -> None:

@@ -16,6 +16,7 @@ import zipfile
 from pathlib import Path
 
 from kerfer.contract import ModelContract
+from kerfer.errors import KerferWarning
 
 SHIPPED = "shipped"
 """The model argument that names the default model shipped with kerfer (as does ``None``)."""
@@ -108,15 +109,41 @@ def has_contract(model_path: Path) -> bool:
 
 def load_contract(model_path: Path, *, warn: bool = True) -> ModelContract:
     """The labels contract beside a model; the 7 FER2013 classes (with a warning) when there is none."""
+    from kerfer.integrity import check_shipped
+
     path = contract_path_for(model_path)
     if path.exists():
         try:
+            check_shipped(path)  # the shipped model's labels are a shipped file too
             return ModelContract.load(path)
         except ValueError as e:
             raise ModelError(str(e)) from e
     if warn:
-        warnings.warn(f"{model_path}: no labels file found ({path.name}); assuming the 7 FER2013 classes", stacklevel=3)
+        warnings.warn(
+            f"{model_path}: no labels file found ({path.name}); assuming the 7 FER2013 classes",
+            KerferWarning,
+            stacklevel=3,
+        )
     return ModelContract()
+
+
+def outputs_mismatch(model_path: Path, outputs: int, contract: ModelContract) -> str | None:
+    """The one-line refusal of a model whose outputs and classes disagree, or None when they
+    agree. Without a labels file the 7 classes are kerfer's assumption, and the line says so
+    (it used to report "its labels file lists 7 classes" for a file that does not exist)."""
+    n = len(contract.class_names)
+    if outputs == n:
+        return None
+    labels = contract_path_for(model_path)
+    if labels.exists():
+        return (
+            f"{model_path}: the model has {outputs} outputs but its labels file lists {n} classes ({labels.name}); "
+            "refusing to guess which is right"
+        )
+    return (
+        f"{model_path}: the model has {outputs} outputs and no labels file ({labels.name} beside it); without one "
+        f"kerfer assumes the {n} FER2013 classes: write a labels file naming its {outputs} classes"
+    )
 
 
 def load_keras_model(path: str | os.PathLike, *, unsafe: bool = False, compile: bool = False, float32: bool = False):

@@ -598,6 +598,30 @@ def resolve_run_config(run_dir: str | os.PathLike, cfg: TrainConfig | None, resu
     return _absolute_paths(cfg)
 
 
+RUN_FILES = ("config.json", "labels.json", "best.keras", "last.keras", "history.csv", "curves.png")
+"""The files a run writes into its directory (besides its backup and TensorBoard folders)."""
+
+
+def check_run_outputs(run_dir: Path, cfg: TrainConfig) -> None:
+    """No file a run writes may be one it reads: ``--init-from runs/a/best.keras --out runs/a``
+    would train over the weights it started from, ``--csv runs/a/history.csv`` over its data."""
+    from kerfer.modelio import SHIPPED, resolve_model_path
+    from kerfer.paths import refuse_overwriting_inputs
+
+    def model(arg) -> Path | None:
+        if arg is None or str(arg) in (SHIPPED, "fer2013") or not Path(arg).exists():
+            return None
+        try:
+            return resolve_model_path(arg)
+        except ValueError:
+            return Path(arg)  # a .npz of weights
+
+    teachers = [cfg.teacher] if isinstance(cfg.teacher, str) else list(cfg.teacher or [])
+    inputs = {"--csv": cfg.csv, "--ferplus-csv": cfg.ferplus_csv, "--init-from": model(cfg.init_from)}
+    inputs.update({f"--teacher {t}": model(t) for t in teachers})
+    refuse_overwriting_inputs({f"--out's {name}": run_dir / name for name in RUN_FILES}, inputs)
+
+
 def _absolute_paths(cfg: TrainConfig) -> TrainConfig:
     """Data paths made absolute, so that a resume from another directory finds them."""
     paths = {k: str(Path(v).absolute()) for k in ("csv", "data", "ferplus_csv") if (v := getattr(cfg, k))}
@@ -634,10 +658,11 @@ def init_weights(model, source: str | os.PathLike, class_names: Sequence[str] | 
     """Copies weights layer by layer from ``source``: ``"shipped"`` (kerfer's float FER2013
     weights), a run directory, a ``.keras`` file or a kerfer ``.npz``.
 
-    Every layer must match by name and shape. The classifier head (``head_logits``) is copied
-    only when the classes are the same by name and order, otherwise it stays new: that is how
-    FER2013 weights seed a FER+ run or a user's 4-class photo folders. Returns one line saying
-    what was copied.
+    Every layer must match by name and shape. The classifier head (``head_logits``) keeps the
+    trained row of every class whose name matches, in any order (image folders sort their
+    classes alphabetically; a 4-class folder of FER2013 classes starts at the shipped model's
+    accuracy on those four), and gets new rows only for classes the weights never learnt (FER+'s
+    ``happiness`` is not FER2013's ``happy``). Returns one line saying what was copied.
     """
     from kerfer.models.pretrained import SHIPPED_NAMES, load_source, transfer
 
@@ -696,6 +721,7 @@ def train(
     # start must leave no config.json behind to refuse the corrected retry.
     cfg = resolve_run_config(run_dir, config, resume)
     cfg.validate()
+    check_run_outputs(run_dir, cfg)
     # First: multi-worker collectives must be set up before TensorFlow runs any op.
     strategy = _strategy(cfg.strategy)
     from kerfer.callbacks import read_history

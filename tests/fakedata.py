@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import struct
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -97,3 +99,16 @@ def write_ferplus(path: Path, usages: Sequence[str], votes: np.ndarray, names: S
     else:
         Path(path).write_text(text)
     return Path(path)
+
+
+def huge_png(path: Path) -> Path:
+    """A few hundred bytes that declare 40000x40000 pixels: over OpenCV's decoding limit."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", 40000, 40000, 8, 0, 0, 0, 0)
+    data = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 40001 * 4)) + chunk(b"IEND", b"")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + data)
+    return path

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from conftest import MEDIA, needs_media
 
 from kerfer.cli import main
 from kerfer.errors import DataError
-from kerfer.runtime.cropping import REJECTED, REPORT, crop_dataset, crop_roi, find_sources, roi_box
+from kerfer.runtime.cropping import REJECTED, REPORT, crop_dataset, crop_roi, find_sources, roi_angle, roi_box
 from kerfer.runtime.detect import Detection, crop_faces
 from kerfer.runtime.pipeline import level_angle
 
@@ -49,8 +48,13 @@ def _make_src(root: Path) -> Path:
     return root
 
 
-def _sources(src: Path) -> set[str]:
-    return {os.path.abspath(p) for p in src.rglob("*.jpg")}
+def _sources(src: Path) -> set[tuple[str, str]]:
+    """(SRC, path relative to it) of every photo: a report row's key."""
+    return {(str(src.resolve()), p.relative_to(src).as_posix()) for p in src.rglob("*.jpg")}
+
+
+def _keys(rows: list[dict]) -> list[tuple[str, str]]:
+    return sorted((r["src"], r["source"]) for r in rows)
 
 
 def _report(out: Path) -> list[dict]:
@@ -100,7 +104,7 @@ def test_output_mirrors_src_and_nothing_is_dropped_silently(cropped):
         assert img.shape == (48, 48), p  # one channel
 
     rows = _report(out)
-    assert sorted(r["source"] for r in rows) == sorted(_sources(src))  # every photo, exactly once
+    assert _keys(rows) == sorted(_sources(src))  # every photo, exactly once
     by = _by_name(rows)
     assert by["train/happy/two_people.jpg"]["status"] == "multiple_faces"
     assert by["train/happy/two_people.jpg"]["faces"] == "2"
@@ -160,7 +164,7 @@ def test_largest_face_in_colour(tmp_path, detector):
     shutil.copyfile(MEDIA / "justin.jpg", src / "sad" / "justin.jpg")
     out = tmp_path / "OUT"
     crop_dataset(src, out, size=64, grayscale=False, on_multiple="largest", detector=detector, progress=False)
-    row = _by_name(_report(out))["SRC/happy/two_people.jpg"]
+    row = _by_name(_report(out))["happy/two_people.jpg"]
     assert row["status"] == "multiple_faces" and row["faces"] == "2"
     assert row["output"] == "happy/two_people.png" and "largest" in row["note"]
     img = cv2.imread(str(out / "happy" / "two_people.png"), cv2.IMREAD_UNCHANGED)
@@ -204,9 +208,7 @@ def test_rerun_overwrites_nothing_but_each_sources_own_crop(tmp_path, detector):
     assert sorted(p.name for p in (out / "happy").iterdir()) == ["face.png", "face_2.png", "face_3.png", "face_4.png"]
     assert (out / "happy" / "face_2.png").read_bytes() == first
     rows = _report(out)
-    assert sorted(r["source"] for r in rows) == sorted(
-        _sources(src) | _sources(other) | {os.path.abspath(src / "happy/face.png")}
-    )
+    assert _keys(rows) == sorted(_sources(src) | _sources(other) | {(str(src.resolve()), "happy/face.png")})
     assert len({r["output"] for r in rows}) == len(rows)
 
     # a source whose outcome changes loses its old crop (no stale face in the class folder)
@@ -224,13 +226,14 @@ def test_roi_boxes_follow_keypoints_and_tilt():
     plain = Detection(box)  # Haar: no keypoints
     assert roi_box(plain, "face") == pytest.approx((150, 150, 120))
     assert roi_box(plain, "mouth") == pytest.approx((150, 175, 60))
-    cx, cy, side = roi_box(plain, "eyes")
-    assert (cx, side) == pytest.approx((150, 90)) and cy < 150
+    cx, cy, side = roi_box(plain, "eyes")  # eyes at y=138, mouth at 175: the lower edge at 138 + 0.55 * 37
+    assert (cx, side) == pytest.approx((150, 64)) and cy + side / 2 == pytest.approx(138 + 0.55 * 37)
 
     names = ("right_eye", "left_eye", "nose", "mouth")
     level = Detection(box, 0.9, np.array([[130, 140], [170, 140], [150, 160], [150, 185]], np.float32), names)
     assert roi_box(level, "mouth")[:2] == pytest.approx((150, 185))
-    assert roi_box(level, "eyes")[:2] == pytest.approx((150, 140))
+    cx, cy, side = roi_box(level, "eyes")  # 1.6 x the 40 px between the eyes; 0.55 x the 45 px to the mouth
+    assert (cx, side) == pytest.approx((150, 64)) and cy + side / 2 == pytest.approx(140 + 0.55 * 45)
 
     # eyes tilted 30 degrees and no mouth point (like YuNet without corners): the mouth is found
     # along the tilted face's axis, off to the side of the box centre
@@ -260,6 +263,27 @@ def test_mouth_and_eyes_crops_differ_from_the_face(detector):
     x, y, w, h = det.box
     (_, my, _), (_, ey, _) = roi_box(det, "mouth"), roi_box(det, "eyes")
     assert y < ey < my < y + h
+
+
+@needs_media
+def test_eyes_crops_hold_both_eyes_and_brows_and_stop_above_the_mouth(detector):
+    """`--roi eyes` was a 0.9 face-width square centred on the eyes: it reached the mouth."""
+    faces = 0
+    for photo in ("obama.jpg", "biden.jpg", "justin.jpg", "obama-1080p.jpg", "two_people.jpg"):
+        for det in detector.detect_faces(cv2.imread(str(MEDIA / photo))):
+            cx, cy, side = roi_box(det, "eyes")
+            m = cv2.getRotationMatrix2D((cx, cy), roi_angle(det), 1.0)  # the crop's own turn
+            points = {n: m @ [*det.point(n), 1.0] - (cx, cy) for n in ("right_eye", "left_eye", "mouth")}
+            half = side / 2
+            eye_line = (points["right_eye"][1] + points["left_eye"][1]) / 2
+            to_mouth = points["mouth"][1] - eye_line
+            between = np.linalg.norm(points["left_eye"] - points["right_eye"])
+            for eye in ("right_eye", "left_eye"):
+                assert abs(points[eye][0]) < half - 0.25 * between, (photo, eye)  # the eye, corners and a margin
+            assert eye_line - (-half) > 0.4 * to_mouth, photo  # room above the eyes for the brows
+            assert points["mouth"][1] - half > 0.3 * to_mouth, photo  # the lower edge well above the mouth
+            faces += 1
+    assert faces == 6
 
 
 @needs_media

@@ -61,6 +61,9 @@ def test_doctor_prints_every_check(monkeypatch):
     ):
         assert rows[name].startswith("✓"), r.output
     assert tf.__version__ in rows["TensorFlow"]
+    # the list comes from the click group: every command, `crop` included (it was hard-coded and missed it)
+    assert rows["commands"].endswith("all: " + ", ".join(sorted(main.commands))), rows["commands"]
+    assert "crop" in main.commands
     expected = choose_precision("auto", tf.config.list_physical_devices("GPU"))
     assert f"precision {expected}" in rows["auto choices"]
     assert rows["display"].startswith("✗")
@@ -92,5 +95,5 @@ def test_doctor_without_tensorflow_or_litert():
         assert rows[name].startswith("✗"), out.stdout
     assert 'pip install "kerfer[train]"' in out.stdout and "pip install ai-edge-litert" in out.stdout
     assert rows["commands"].startswith("✗"), out.stdout
-    assert "runtime only: predict, live, doctor; train, evaluate, export, archs need" in rows["commands"]
+    assert "runtime only: crop, doctor, live, predict; archs, evaluate, export, train need" in rows["commands"]
     assert rows["OpenCV"].startswith("✓") and rows["Haar face detector"].startswith("✓")

@@ -302,6 +302,7 @@ def test_ship_stage_ships_the_ferplus_head_of_a_two_head_run(data, runs, tmp_pat
     summary = ship_stage.main([*args, "--out", str(tmp_path / "a"), "--ship"])
     assert summary["ships"] and "nothing is shipped for this task yet" in summary["why"]
     assert sorted(p.name for p in assets.iterdir()) == [
+        "SHA256SUMS",
         "kerfer_ferplus_int8.json",
         "kerfer_ferplus_int8.tflite",
         "kerfer_ferplus_vgg.json",

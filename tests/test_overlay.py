@@ -119,8 +119,11 @@ def test_emoji_moves_left_above_or_inside_when_there_is_no_room(box, where):
         assert xs.max() < x and ys.min() >= y - 2
     elif where == "above":
         assert ys.max() < y - 10 and x <= xs.min() and xs.max() <= x + w
-    else:
-        assert x < xs.min() and xs.max() <= x + w and y < ys.min() and ys.max() < y + h
+    else:  # inside, in the top right corner: never over the face (its eyes, nose and mouth)
+        corner = 0.25 * min(w, h) + 4
+        assert xs.min() >= x + w - corner and xs.max() <= x + w and ys.min() >= y and ys.max() <= y + corner
+        face = (xs > x + 0.2 * w) & (xs < x + 0.8 * w) & (ys > y + 0.25 * h)
+        assert not face.any(), "drawn over the face"
 
 
 def _emoji(name, r, text=True):

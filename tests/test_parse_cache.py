@@ -107,6 +107,28 @@ def test_stale_cache_after_the_csv_changes(tmp_path, monkeypatch):
     _same(b, read_fer2013(path, cache=False))
 
 
+def test_a_change_in_the_middle_with_the_mtime_restored_is_not_served_from_the_cache(tmp_path, monkeypatch):
+    """`cp -p`, `rsync -a` and `tar` restore the mtime: 200 labels changed in the middle of a CSV
+    came back from the cache (68.5 % where the file says 34.75 %), which checked only the size,
+    the mtime and the first and last 64 KiB."""
+    monkeypatch.setenv("KERFER_CACHE_DIR", str(tmp_path / "cache"))
+    path = _csv(tmp_path / "f.csv", n=300)
+    assert path.stat().st_size > 8 * 64 * 1024  # the middle rows lie far from both 64 KiB edges
+    before = read_fer2013(path)
+    st = path.stat()
+    lines = path.read_text().splitlines(keepends=True)
+    middle = range(120, 180)
+    for i in middle:  # one digit for another: the same size
+        lines[i] = str((int(lines[i][0]) + 1) % 7) + lines[i][1:]
+    path.write_text("".join(lines))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_size == st.st_size and path.stat().st_mtime_ns == st.st_mtime_ns
+    after = read_fer2013(path)
+    rows = np.asarray(middle) - 1  # data row index of each changed line
+    assert np.array_equal(after.labels[rows], (before.labels[rows] + 1) % 7)
+    _same(after, read_fer2013(path, cache=False))
+
+
 def test_corrupt_cache_is_ignored_and_rebuilt(tmp_path, monkeypatch):
     monkeypatch.setenv("KERFER_CACHE_DIR", str(tmp_path / "cache"))
     path = _csv(tmp_path / "f.csv")

@@ -58,11 +58,17 @@ def test_a_stage_is_measured_then_shipped_only_when_the_rule_is_met(tmp_path):
     assert rows["new int8"]["accuracy"] == pytest.approx(rows["shipped int8 (before)"]["accuracy"])
     assert set(rows) == {"shipped int8 (before)", "new int8", "new float (run's best.keras)", "new float16 weights"}
 
-    # With no margin asked, the rule is met but without --ship nothing changes; with it, all four files do.
+    # With no margin asked, the rule is met but without --ship nothing changes; with it, all four files do,
+    # and the list of their sha256 the runtime checks them against.
     assert ship_stage.main([*args, "--min-gain", "0"])["shipped_files"] == []
     assert not (assets / "kerfer_fer2013_vgg.npz").exists()
     summary = ship_stage.main([*args, "--min-gain", "0", "--ship"])
-    assert summary["ships"] is True and len(summary["shipped_files"]) == 4
+    assert summary["ships"] is True and len(summary["shipped_files"]) == 5
+    from kerfer.integrity import file_sha256, read_manifest
+
+    recorded = read_manifest(assets)
+    assert sorted(recorded) == sorted(p.name for p in assets.iterdir() if p.name != "SHA256SUMS")
+    assert all(file_sha256(assets / name) == digest for name, digest in recorded.items())
     meta = json.loads((assets / "kerfer_fer2013_vgg.json").read_text())
     assert meta["arch_options"] == {"widths": [8, 16, 16, 32], "stem_filters": 4}
     assert meta["publictest_accuracy"] == pytest.approx(rows["new float16 weights"]["accuracy"], abs=1e-4)

@@ -122,7 +122,9 @@ def ship(out: Path, assets: Path, task: str = "fer2013") -> list[Path]:
     ]
     for src, dst in pairs:
         atomic_write_bytes(dst, src.read_bytes())
-    return [dst for _, dst in pairs]
+    from kerfer.integrity import write_manifest
+
+    return [*(dst for _, dst in pairs), write_manifest(assets)]  # the runtime checks every file against it
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from kerfer.errors import BadRow, DataError
+from kerfer.errors import BadRow, DataError, KerferWarning
 from kerfer.labels import FER2013_CLASSES, FER2013_SPLITS, IMAGE_SIZE
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -278,7 +278,9 @@ def read_fer2013(
         raise DataError(f"{path}: has a header but no data rows")
     if bad:
         warnings.warn(
-            f"{path}: skipped {len(bad)} bad rows (first: line {bad[0].line}: {bad[0].problem})", stacklevel=2
+            f"{path}: skipped {len(bad)} bad rows (first: line {bad[0].line}: {bad[0].problem})",
+            KerferWarning,
+            stacklevel=2,
         )
     return Fer2013Table(path=path, skipped=bad, **arrays)
 

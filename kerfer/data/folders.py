@@ -18,8 +18,23 @@ from kerfer.errors import DataError
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
 
+def _is_image(f: Path) -> bool:
+    """An image file by its name, or a link with an image's name whose target is gone: listed, so
+    that reading it names it (``on_bad_file``) instead of dropping it without a word."""
+    return f.suffix.lower() in IMAGE_EXTENSIONS and (f.is_file() or (f.is_symlink() and not f.exists()))
+
+
 def _has_images(folder: Path) -> bool:
-    return any(f.suffix.lower() in IMAGE_EXTENSIONS and f.is_file() for f in folder.iterdir())
+    return any(_is_image(f) for f in folder.iterdir())
+
+
+def class_folders(split_dir: Path) -> list[str]:
+    """The class folders of a split (sorted): sub-folders with images, not named ``.*`` or ``_*``."""
+    if not split_dir.is_dir():
+        return []
+    return sorted(
+        p.name for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith((".", "_")) and _has_images(p)
+    )
 
 
 def _list_split(
@@ -32,9 +47,7 @@ def _list_split(
         raise DataError(f"{split_dir}: no such split folder (expected {root}/<split>/<class>/*.png){where}")
     # A folder without images is not a class: an empty `contempt/` must not become an output; nor is a
     # hidden or "_"-prefixed one (kerfer crop keeps its rejects in `_rejected/`).
-    found = sorted(
-        p.name for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith((".", "_")) and _has_images(p)
-    )
+    found = class_folders(split_dir)
     names = tuple(class_names) if class_names is not None else tuple(found)
     if not names:
         raise DataError(f"{split_dir}: no class folders with images inside (expected {split_dir}/<class>/*.png)")
@@ -55,7 +68,7 @@ def _list_split(
         if not d.is_dir():
             continue
         for f in sorted(d.iterdir()):
-            if f.suffix.lower() in IMAGE_EXTENSIONS and f.is_file():
+            if _is_image(f):
                 files.append(str(f))
                 labels.append(i)
     if not files:

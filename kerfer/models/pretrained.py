@@ -11,7 +11,6 @@ so "shipped" means the same thing everywhere.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import importlib.resources
 import io
 import json
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from kerfer.integrity import check_shipped, file_sha256
 
 SHIPPED_WEIGHTS: dict[str, dict[str, str]] = {
     "fer2013": {"vgg": "kerfer_fer2013_vgg"},
@@ -68,17 +69,14 @@ def shipped_metadata(arch: str, name: str = "fer2013") -> dict[str, Any]:
     meta_path = _asset(by_arch[arch], ".json")
     if not meta_path.exists():
         raise FileNotFoundError(f"{meta_path} is missing: damaged kerfer install, reinstall kerfer")
+    check_shipped(meta_path)
+    check_shipped(_asset(by_arch[arch], ".npz"))
     meta = json.loads(meta_path.read_text())
     meta["file"] = str(_asset(by_arch[arch], ".npz"))
     return meta
 
 
-def sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+sha256 = file_sha256  # kept: the name callers used
 
 
 def _read_npz(path: Path, expected_sha256: str | None) -> dict[str, list[np.ndarray]]:
@@ -195,6 +193,45 @@ def _channels_hint(source: WeightSource, model) -> str:
     return "; use the same --arch and arch options"
 
 
+def head_rows(mine: Sequence[str] | None, theirs: Sequence[str] | None, n_mine: int, n_theirs: int) -> list[int | None]:
+    """For each class of the new head, the row of the trained head that predicts the same class
+    (matched by name, in any order), or None for a class the weights never learnt.
+
+    When a side's class names are unknown, only an equal count can be trusted: row for row."""
+    if mine is None or theirs is None:
+        return list(range(n_mine)) if n_mine == n_theirs else [None] * n_mine
+    where = {_class_key(name): row for row, name in enumerate(theirs)}
+    return [where.get(_class_key(name)) for name in mine]
+
+
+def _class_key(name: str) -> str:
+    return str(name).strip().lower()
+
+
+def _head_weights(theirs: list[np.ndarray], fresh: list[np.ndarray], rows: list[int | None]) -> list[np.ndarray]:
+    """The new head: the trained head's kernel column and bias of every matched class, the fresh
+    initialisation for the others."""
+    kernel, bias = (w.copy() for w in fresh)
+    for i, row in enumerate(rows):
+        if row is not None:
+            kernel[:, i] = theirs[0][:, row]
+            bias[i] = theirs[1][row]
+    return [kernel, bias]
+
+
+def _head_note(rows: list[int | None], mine: Sequence[str] | None, was: str, now: str) -> str:
+    """What happened to the head, in words (empty when it was copied as it was)."""
+    if all(r == i for i, r in enumerate(rows)):
+        return ""
+    kept = [i for i, r in enumerate(rows) if r is not None]
+    if not kept:
+        return f"new head for {now} (the weights were trained on {was})"
+    names = list(mine) if mine else [str(i) for i in range(len(rows))]
+    new = [names[i] for i, r in enumerate(rows) if r is None]
+    line = f"head: the trained rows of {', '.join(names[i] for i in kept)} (matched by name)"
+    return line + (f"; new rows for {', '.join(new)}" if new else "")
+
+
 def transfer(
     model,
     source: WeightSource,
@@ -204,10 +241,12 @@ def transfer(
 ) -> str:
     """Copies ``source``'s weights into ``model`` layer by layer (by name and shape).
 
-    The head (``head_logits``) follows one rule: it is copied when the classes are the same
-    (by name and order; by count when a side's names are unknown) and left new otherwise —
-    the backbone still loads. ``strict_head`` turns a class mismatch into an error instead.
-    Returns one line saying what happened.
+    The head (``head_logits``) keeps what the weights learnt for every class whose name matches,
+    in any order: its row of the trained head is copied, and only classes the weights never saw
+    get new rows (the seven FER2013 classes in another order keep all seven; a 4-class subset
+    starts at the restricted zero-shot accuracy instead of from zero). With a side's names
+    unknown, the head is copied when the counts agree. ``strict_head`` turns anything but the
+    same classes in the same order into an error instead. Returns one line saying what happened.
     """
     copied, notes = 0, []
     for layer in model.layers:
@@ -216,22 +255,9 @@ def transfer(
         theirs = source.layers.get(layer.name)
         mine = [tuple(w.shape) for w in layer.weights]
         if layer.name == "head_logits":
-            same_names = (
-                class_names is None or source.class_names is None or tuple(class_names) == tuple(source.class_names)
-            )
-            if theirs is not None and same_names and [w.shape for w in theirs] == mine:
-                layer.set_weights(theirs)
-                copied += 1
-                continue
-            was = (
-                ", ".join(source.class_names)
-                if source.class_names
-                else f"{theirs[0].shape[-1] if theirs else '?'} classes"
-            )
-            now = ", ".join(class_names) if class_names else f"{mine[0][-1]} classes"
-            if strict_head:
-                raise ValueError(f"{source.label}: the weights' head predicts {was}, not {now}")
-            notes.append(f"new head for {now} (the weights were trained on {was})")
+            note = _transfer_head(layer, theirs, source, class_names, strict_head)
+            copied += not note.startswith("new head")
+            notes += [note] if note else []
             continue
         if theirs is None:
             raise ValueError(f"{source.label}: it has no layer {layer.name!r}{_channels_hint(source, model)}")
@@ -244,6 +270,22 @@ def transfer(
         copied += 1
     note = f"; {'; '.join(notes)}" if notes else ""
     return f"weights from {source.label}: copied {copied} layers{note}"
+
+
+def _transfer_head(layer, theirs, source: WeightSource, class_names, strict_head: bool) -> str:
+    """Fills the new head from the trained one (see :func:`transfer`); returns the note to print."""
+    fresh = layer.get_weights()
+    n_mine = fresh[0].shape[-1]
+    n_theirs = theirs[0].shape[-1] if theirs else 0
+    was = ", ".join(source.class_names) if source.class_names else f"{n_theirs or '?'} classes"
+    now = ", ".join(class_names) if class_names else f"{n_mine} classes"
+    same_features = theirs is not None and len(theirs) == 2 and theirs[0].shape[0] == fresh[0].shape[0]
+    rows = head_rows(class_names, source.class_names, n_mine, n_theirs) if same_features else [None] * n_mine
+    if strict_head and rows != list(range(n_mine)):
+        raise ValueError(f"{source.label}: the weights' head predicts {was}, not {now}")
+    if any(r is not None for r in rows):
+        layer.set_weights(_head_weights(theirs, fresh, rows))
+    return _head_note(rows, class_names, was, now)
 
 
 def build_pretrained(

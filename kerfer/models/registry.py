@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import keras
+import numpy as np
 
 Builder = Callable[..., keras.Model]
 
@@ -76,6 +77,27 @@ def bind_options(arch: str, options: dict[str, Any]) -> dict[str, Any]:
     return dict(options)
 
 
+def check_build_args(num_classes: object, input_shape: object, include_top: object) -> None:
+    """Refuses what Keras would build wrong or fail on deep inside: ``num_classes=1`` (or ``True``)
+    gives a softmax that always outputs 1.0, ``num_classes="7"`` fails in a Dense layer,
+    ``input_shape=(48, 48, 0)`` and ``include_top="no"`` were accepted. One line each."""
+    if num_classes is not None:
+        if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
+            raise TypeError(f"num_classes={num_classes!r}: expected an integer >= 2 (the number of classes)")
+        if num_classes < 2:
+            raise ValueError(
+                f"num_classes={num_classes}: a softmax over fewer than 2 classes always outputs 1.0; expected >= 2"
+            )
+    if input_shape is not None:
+        dims = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else ()
+        if len(dims) != 3 or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1 for d in dims):
+            raise ValueError(
+                f"input_shape={input_shape!r}: expected (height, width, channels), three integers >= 1, e.g. (48, 48, 1)"
+            )
+    if not isinstance(include_top, bool):
+        raise TypeError(f"include_top={include_top!r}: expected True (with the classifier) or False (pooled features)")
+
+
 def build_model(
     arch: str,
     num_classes: int | None = None,
@@ -92,6 +114,7 @@ def build_model(
     With ``include_top=False`` the model returns pooled features (the backbone), for reuse
     under another head. ``num_classes`` defaults to 7 (or the weights' class count).
     """
+    check_build_args(num_classes, input_shape, include_top)
     if weights is not None:
         from kerfer.models.pretrained import build_pretrained
 

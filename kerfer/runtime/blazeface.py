@@ -15,12 +15,14 @@ averages overlapping boxes instead of dropping them (steadier boxes from frame t
 from __future__ import annotations
 
 import dataclasses
+import threading
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from kerfer.runtime.detect import Box, Detection, check_options
+from kerfer.runtime.images import as_frame
 
 KEYPOINTS = ("right_eye", "left_eye", "nose", "mouth", "right_ear", "left_ear")
 """BlazeFace's keypoints, named from the subject's side: ``right_eye`` is on the image's left."""
@@ -159,6 +161,10 @@ class BlazeFaceDetector:
     """MediaPipe BlazeFace full-range detector: finds tilted, small and partly turned faces the
     Haar cascade misses, with six keypoints per face (the eyes drive alignment).
 
+    Thread-safe: one detector may serve several threads (a web server's workers); the calls take
+    turns on its one interpreter, whose tensors are shared state. For parallel throughput give
+    each thread its own detector.
+
     ``score_threshold`` is the face probability to keep a detection; ``min_face`` drops faces
     smaller than this many pixels of the frame; ``model`` is another BlazeFace ``.tflite``
     with the same outputs (the short-range selfie model needs ``spec=SHORT_RANGE``).
@@ -170,6 +176,7 @@ class BlazeFaceDetector:
     model: str | None = None
     spec: SsdSpec = FULL_RANGE
     num_threads: int | None = 1
+    _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_options(self)
@@ -182,12 +189,12 @@ class BlazeFaceDetector:
                 + ("" if self.model else " (damaged install: reinstall kerfer, or pass --detector haar)")
             )
         from kerfer.modelio import ModelError
-        from kerfer.runtime.classifier import interpreter_class
+        from kerfer.runtime.classifier import load_interpreter
         from kerfer.runtime.quiet import native_quiet
 
+        self._interpreter = load_interpreter(path, self.num_threads)
         try:
             with native_quiet():
-                self._interpreter = interpreter_class()(model_path=str(path), num_threads=self.num_threads)
                 self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as e:
             raise ModelError(f"{path}: not a valid TFLite model ({str(e).splitlines()[0]})") from e
@@ -204,12 +211,14 @@ class BlazeFaceDetector:
 
     def detect_faces(self, frame: np.ndarray) -> list[Detection]:
         """Faces in a BGR (or grayscale, or BGRA) frame, best first, with keypoints in frame pixels."""
+        frame = as_frame(frame)
         size = self.spec.input_size
         tensor, scale, left, top = letterbox(frame, size, bgr=True)
-        self._interpreter.set_tensor(self._input, tensor[None])
-        self._interpreter.invoke()
-        raw_boxes = self._interpreter.get_tensor(self._boxes_out)
-        raw_scores = self._interpreter.get_tensor(self._scores_out)
+        with self._lock:  # set, invoke and read as one step: another thread's call would interleave
+            self._interpreter.set_tensor(self._input, tensor[None])
+            self._interpreter.invoke()
+            raw_boxes = self._interpreter.get_tensor(self._boxes_out)
+            raw_scores = self._interpreter.get_tensor(self._scores_out)
         boxes, kps, scores = decode(raw_boxes, raw_scores, self._anchors, size, self.score_threshold)
         h, w = frame.shape[:2]
         offset = np.array([left, top], np.float32)

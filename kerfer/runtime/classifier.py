@@ -22,8 +22,10 @@ from kerfer.modelio import (  # noqa: F401  (re-exported: the public names lived
     default_model_path,
     has_contract,
     load_contract,
+    outputs_mismatch,
     resolve_model_path,
 )
+from kerfer.paths import shown
 from kerfer.runtime.quiet import native_quiet
 
 
@@ -33,12 +35,7 @@ class _TFLiteBackend:
     reference to internal data"), so calls take turns under a lock."""
 
     def __init__(self, path: Path, num_threads: int | None):
-        interpreter_cls = interpreter_class()
-        try:
-            with native_quiet():
-                self.interpreter = interpreter_cls(model_path=str(path), num_threads=num_threads)
-        except (ValueError, RuntimeError) as e:
-            raise ModelError(f"{path}: not a valid TFLite model ({str(e).splitlines()[0]})") from e
+        self.interpreter = load_interpreter(path, num_threads)
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
         self.batch = None
@@ -73,6 +70,35 @@ class _TFLiteBackend:
         if np.issubdtype(y.dtype, np.integer) and scale:
             y = (y.astype(np.float32) - zero) * scale
         return y.astype(np.float32)
+
+
+def check_num_threads(num_threads: object) -> None:
+    """``None`` (the runtime decides) or a whole number of threads >= 1; 0 used to come back as
+    "not a valid TFLite model"."""
+    if num_threads is not None and (
+        isinstance(num_threads, bool) or not isinstance(num_threads, (int, np.integer)) or num_threads < 1
+    ):
+        raise ValueError(f"num_threads={num_threads!r}: expected None (the runtime decides) or an integer >= 1")
+
+
+def load_interpreter(path: Path, num_threads: int | None):
+    """A TFLite interpreter for the model file ``path``: its bytes are read by Python (any file
+    name works) and, for a shipped file, checked against the sha256 kerfer recorded for it."""
+    from kerfer.integrity import DamagedInstall, read_checked
+
+    check_num_threads(num_threads)
+    try:
+        content = read_checked(path)
+    except DamagedInstall as e:
+        raise ModelError(str(e)) from None
+    except OSError as e:
+        raise ModelError(f"{shown(path)}: cannot read the model ({e.strerror or e})") from e
+    interpreter_cls = interpreter_class()
+    try:
+        with native_quiet():
+            return interpreter_cls(model_content=content, num_threads=num_threads)
+    except (ValueError, RuntimeError) as e:
+        raise ModelError(f"{shown(path)}: not a valid TFLite model ({str(e).splitlines()[0]})") from e
 
 
 def interpreter_class():
@@ -162,6 +188,7 @@ class Classifier:
     ):
         from kerfer.modelio import model_format
 
+        check_num_threads(num_threads)
         path = resolve_model_path(model_path)
         self.path = path
         labelled = has_contract(path)
@@ -175,11 +202,9 @@ class Classifier:
             self.backend = _SavedModelBackend(path)
         self.format = kind
         self.contract = _checked_contract(path, contract, labelled, self.backend.input_shape)
-        if self.backend.num_classes != len(self.contract.class_names):
-            raise ModelError(
-                f"{path}: the model has {self.backend.num_classes} outputs but its labels file lists "
-                f"{len(self.contract.class_names)} classes; refusing to guess which is right"
-            )
+        mismatch = outputs_mismatch(path, self.backend.num_classes, self.contract)
+        if mismatch:
+            raise ModelError(mismatch)
 
     @property
     def class_names(self) -> tuple[str, ...]:

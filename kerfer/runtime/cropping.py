@@ -22,31 +22,45 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
 import json
 import os
 import shlex
-import shutil
 import sys
 import time
 from collections.abc import Iterable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import cv2
 import numpy as np
 
 from kerfer.errors import DataError
+from kerfer.paths import SameFileError, refuse_nested
 from kerfer.runtime.detect import Detection, FaceDetector, crop_faces, find_faces
-from kerfer.runtime.images import ImageReadError, read_image
+from kerfer.runtime.images import ImageReadError, decode_image, encode_image, read_bytes
 from kerfer.runtime.pipeline import level_angle
-from kerfer.runtime.predict import IMAGE_EXTENSIONS
+from kerfer.runtime.scan import IMAGE_EXTENSIONS, Scan, Unreadable, scan
 
 ROIS = ("face", "mouth", "eyes")
 FACE_MARGIN = 0.1
 """Padding around the face box, a fraction of its side each way: ``kerfer predict``'s default."""
 MOUTH_SIDE = 0.6
 """Side of the mouth square, a fraction of the face width."""
-EYES_SIDE = 0.9
-"""Side of the eyes square, a fraction of the face width (both eyes, brows and the top of the nose)."""
+EYES_WIDTH = 1.6
+"""Side of the eyes square, in inter-eye distances: both eyes with their outer corners (about
+0.75 of the distance out from the midpoint) and a margin."""
+EYES_BOTTOM = 0.55
+"""Lower edge of the eyes square below the eye line, in eye-to-mouth distances: past the lower
+lids, level with the nose tip (about 0.5), well above the mouth (1.0). The old square, 0.9 face
+widths centred on the eyes, reached 1.1 eye-to-mouth distances down: into the mouth."""
+EYES_BROWS = 0.45
+"""How far the eyes square reaches at least above the eye line, in eye-to-mouth distances: the
+brows lie about 0.35-0.45 above it."""
+EYE_MOUTH_PER_EYES = 1.05
+"""Eye-to-mouth distance over inter-eye distance of a frontal face (0.95-1.09 on the shared
+photos, BlazeFace keypoints): the estimate for a detector that gives eyes but no mouth."""
+FACE_WIDTH_PER_EYES = 2.5
+"""Face box width over inter-eye distance (2.4-2.6 on the shared photos): the estimate without eyes."""
 MOUTH_DOWN = 0.25
 """Without a mouth keypoint (Haar): the mouth lies this fraction of the box height below the box
 centre (0.75 of the way down the box), along the face's own vertical axis."""
@@ -55,9 +69,13 @@ EYES_UP = 0.12
 
 REJECTED = "_rejected"
 REPORT = "crop_report.csv"
+JOURNAL = ".crop_journal.csv"
+"""This run's rows as they happen (appended and flushed per photo); merged into the report at the end."""
+LOCK = ".crop.lock"
+"""Held while a crop writes into OUT: a second one into the same OUT is refused."""
 SETTINGS = "crop_settings.json"
 STATUSES = ("cropped", "no_face", "multiple_faces", "unreadable")
-REPORT_FIELDS = ("source", "status", "faces", "output", "note")
+REPORT_FIELDS = ("source", "status", "faces", "output", "note", "src", "source_sha256", "output_sha256")
 ON_MULTIPLE = ("skip", "largest")
 
 
@@ -89,8 +107,9 @@ def roi_box(det: Detection, roi: str, margin: float = FACE_MARGIN) -> tuple[floa
       exactly the crop ``kerfer predict`` classifies;
     - ``mouth``: a square of :data:`MOUTH_SIDE` x the face width, centred on the mouth keypoint
       (BlazeFace's mouth centre, YuNet's two corners averaged), else 0.75 of the way down the box;
-    - ``eyes``: a square of :data:`EYES_SIDE` x the face width, centred between the two eyes, else
-      a little above the box centre. Square rather than a wide strip: ``kerfer train`` reads square
+    - ``eyes``: a square from the keypoints (:func:`eyes_box`): both eyes and brows, its lower edge
+      above the mouth; without keypoints (Haar) the same rule on the usual eye and mouth
+      positions in the box. Square rather than a wide strip: ``kerfer train`` reads square
       images and would squash a wide one.
 
     Without keypoints (Haar) the fallback positions are measured along the face's vertical axis
@@ -107,12 +126,36 @@ def roi_box(det: Detection, roi: str, margin: float = FACE_MARGIN) -> tuple[floa
         if point is None:
             point = centre + MOUTH_DOWN * h * _down_axis(det)
         return float(point[0]), float(point[1]), MOUTH_SIDE * w
+    return eyes_box(det)
+
+
+def _eye_geometry(det: Detection) -> tuple[np.ndarray, float, float]:
+    """(the eye line's midpoint, the inter-eye distance, the eye-to-mouth distance) in frame
+    pixels, from the keypoints where the detector gives them, else estimated from the box."""
+    x, y, w, h = (float(v) for v in det.box)
+    down = _down_axis(det)
     eyes = det.eyes()
-    if eyes is not None:
-        point = (np.asarray(eyes[0], np.float64) + np.asarray(eyes[1], np.float64)) / 2
-    else:
-        point = centre - EYES_UP * h * _down_axis(det)
-    return float(point[0]), float(point[1]), EYES_SIDE * w
+    if eyes is None:  # Haar: the eyes a little above the box centre, the mouth 0.75 of the way down
+        centre = np.array([x + w / 2, y + h / 2])
+        return centre - EYES_UP * h * down, w / FACE_WIDTH_PER_EYES, (EYES_UP + MOUTH_DOWN) * h
+    left, right = (np.asarray(e, np.float64) for e in eyes)
+    mid, between = (left + right) / 2, float(np.linalg.norm(right - left))
+    mouth = _mouth_point(det)
+    to_mouth = float(np.dot(mouth - mid, down)) if mouth is not None else 0.0
+    if to_mouth <= 0:  # no mouth keypoint (or one above the eyes): a frontal face's proportion
+        to_mouth = EYE_MOUTH_PER_EYES * between
+    return mid, max(between, 1.0), to_mouth
+
+
+def eyes_box(det: Detection) -> tuple[float, float, float]:
+    """The eyes square ``(cx, cy, side)``: wide enough for both eyes and their outer corners
+    (:data:`EYES_WIDTH` inter-eye distances), tall enough to reach the brows (:data:`EYES_BROWS`),
+    its lower edge :data:`EYES_BOTTOM` eye-to-mouth distances below the eye line, so it stops
+    above the mouth; placed along the face's own axes (a tilted head is followed)."""
+    mid, between, to_mouth = _eye_geometry(det)
+    side = max(EYES_WIDTH * between, (EYES_BOTTOM + EYES_BROWS) * to_mouth)
+    centre = mid + (EYES_BOTTOM * to_mouth - side / 2) * _down_axis(det)
+    return float(centre[0]), float(centre[1]), side
 
 
 def roi_angle(det: Detection, align: bool = True) -> float:
@@ -145,85 +188,109 @@ def _visible(p: Path) -> bool:
     return not p.name.startswith((".", "_"))
 
 
-def _is_image(p: Path) -> bool:
-    return p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
-
-
-def _images(folder: Path) -> list[Path]:
-    return sorted(f for f in folder.iterdir() if _is_image(f))
-
-
-def _class_dirs(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_dir() and _visible(p) and _images(p))
+def _list_dirs(folder: Path) -> list[Path]:
+    """The visible sub-folders of ``folder`` (not following links to folders)."""
+    with os.scandir(folder) as it:
+        return sorted(Path(e.path) for e in it if e.is_dir() and _visible(Path(e.name)))
 
 
 @dataclasses.dataclass(frozen=True)
 class SourceLayout:
     """What :func:`find_sources` found: ``layout`` is ``"classes"`` (``SRC/<class>/img``) or
     ``"splits"`` (``SRC/<split>/<class>/img``); ``groups`` maps each class folder, relative to SRC
-    (``happy`` or ``train/happy``), to its images; ``ignored`` lists the files not read."""
+    (``happy`` or ``train/happy``), to its images; ``unreadable`` lists the folders and entries
+    that could not be read (each gets a report row); ``ignored`` lists the files not read."""
 
     layout: str
     groups: dict[str, list[Path]]
     ignored: list[Path]
+    unreadable: list[Unreadable] = dataclasses.field(default_factory=list)
 
 
 def find_sources(src: str | os.PathLike) -> SourceLayout:
     """The class folders of ``src`` and their images (only the images directly inside a class
     folder, as ``kerfer train`` reads them; folders named ``.*`` or ``_*`` are skipped).
 
-    Raises ``FileNotFoundError`` for a missing ``src`` and ``DataError`` for images lying directly
-    in it, for a folder holding both images and class folders, for mixed layouts and for no images.
+    A folder or entry that cannot be read (no permission, a stale mount, a broken link with an
+    image's name) does not stop the listing: it is returned in ``unreadable``. Raises
+    ``FileNotFoundError`` for a missing ``src`` and ``DataError`` for images lying directly in it,
+    for a folder holding both images and class folders, for mixed layouts and for no images.
     """
     src = Path(src)
     if not src.exists():
         raise FileNotFoundError(f"{src}: no such folder")
     if not src.is_dir():
         raise DataError(f"{src}: not a folder (expected {src}/<class>/*.jpg or {src}/<split>/<class>/*.jpg)")
-    loose = _images(src)
-    if loose:
-        shown = ", ".join(f.name for f in loose[:3]) + (", ..." if len(loose) > 3 else "")
+    top = scan(src, recursive=False)
+    if top.unreadable and top.unreadable[0].path == src:
+        raise DataError(f"{src}: {top.unreadable[0].problem}")
+    if top.images:
+        loose = top.images
+        shown_names = ", ".join(f.name for f in loose[:3]) + (", ..." if len(loose) > 3 else "")
         raise DataError(
-            f"{src}: {len(loose)} image(s) directly in this folder ({shown}): put them in class folders, "
+            f"{src}: {len(loose)} image(s) directly in this folder ({shown_names}): put them in class folders, "
             f"{src}/<class>/*.jpg (or {src}/<split>/<class>/*.jpg); the folder names are the labels"
         )
-    classes, splits = [], []
-    for top in sorted(p for p in src.iterdir() if p.is_dir() and _visible(p)):
-        direct, subs = _images(top), _class_dirs(top)
-        if direct and subs:
+    unreadable = list(top.unreadable)
+    classes: dict[Path, Scan] = {}
+    splits: dict[Path, dict[Path, Scan]] = {}
+    for folder in _list_dirs(src):
+        direct = scan(folder, recursive=False)
+        if direct.unreadable and direct.unreadable[0].path == folder:
+            unreadable.append(direct.unreadable[0])  # cannot tell a class from a split: reported, skipped
+            continue
+        subs, sub_problems = _class_scans(folder)
+        if direct.images and subs:
             raise DataError(
-                f"{top}: holds images and class folders with images ({', '.join(s.name for s in subs[:3])}); "
+                f"{folder}: holds images and class folders with images ({', '.join(s.name for s in list(subs)[:3])}); "
                 "a folder is either a class (images inside) or a split (class folders inside)"
             )
-        if direct:
-            classes.append(top)
-        elif subs:
-            splits.append(top)
+        if direct.images or (direct.unreadable and not subs and not sub_problems):
+            classes[folder] = direct
+        elif subs or sub_problems:
+            splits[folder] = subs
+            unreadable.extend([*direct.unreadable, *sub_problems])
     if classes and splits:
         raise DataError(
-            f"{src}: mixes class folders ({', '.join(p.name for p in classes[:3])}) with split folders "
-            f"({', '.join(p.name for p in splits[:3])}); use {src}/<class>/*.jpg or {src}/<split>/<class>/*.jpg"
+            f"{src}: mixes class folders ({', '.join(p.name for p in list(classes)[:3])}) with split folders "
+            f"({', '.join(p.name for p in list(splits)[:3])}); use {src}/<class>/*.jpg or {src}/<split>/<class>/*.jpg"
         )
-    if not classes and not splits:
+    if not classes and not splits and not unreadable:
         raise DataError(
             f"{src}: no class folders with images inside (expected {src}/<class>/*.jpg or "
             f"{src}/<split>/<class>/*.jpg; image types {', '.join(sorted(IMAGE_EXTENSIONS))})"
         )
     groups: dict[str, list[Path]] = {}
-    if classes:
-        for c in classes:
-            groups[c.name] = _images(c)
-    else:
-        for s in splits:
-            for c in _class_dirs(s):
-                groups[f"{s.name}/{c.name}"] = _images(c)
+    found = classes.items() if classes else [(c, f) for subs in splits.values() for c, f in subs.items()]
+    for folder, contents in found:
+        groups[folder.relative_to(src).as_posix()] = contents.images
+        unreadable.extend(contents.unreadable)
+    return SourceLayout("classes" if classes else "splits", groups, _ignored(src, groups), unreadable)
+
+
+def _class_scans(folder: Path) -> tuple[dict[Path, Scan], list[Unreadable]]:
+    """The class folders inside a split folder (those with images, or with entries that could not
+    be read), and the sub-folders that could not be listed."""
+    subs: dict[Path, Scan] = {}
+    problems: list[Unreadable] = []
+    try:
+        folders = _list_dirs(folder)
+    except OSError:
+        return subs, problems
+    for sub in folders:
+        contents = scan(sub, recursive=False)
+        if contents.unreadable and contents.unreadable[0].path == sub:
+            problems.append(contents.unreadable[0])
+        elif contents.images or contents.unreadable:
+            subs[sub] = contents
+    return subs, problems
+
+
+def _ignored(src: Path, groups: dict[str, list[Path]]) -> list[Path]:
+    """The files under ``src`` (outside ``.*``/``_*`` folders) that no class folder reads."""
+    everything = scan(src, extensions=(), hidden=False, keep_skipped=True)
     read = {f for files in groups.values() for f in files}
-    ignored = sorted(
-        f
-        for f in src.rglob("*")
-        if f.is_file() and f not in read and all(_visible(Path(part)) for part in f.relative_to(src).parts[:-1])
-    )
-    return SourceLayout("classes" if classes else "splits", groups, ignored)
+    return sorted(f for f in everything.skipped_paths if f not in read)
 
 
 # --------------------------------------------------------------------------- the report
@@ -231,14 +298,30 @@ def find_sources(src: str | os.PathLike) -> SourceLayout:
 
 @dataclasses.dataclass(frozen=True)
 class CropRow:
-    """One source photo: ``status`` is one of :data:`STATUSES`; ``output`` (relative to OUT) is the
-    crop, or the copy under ``_rejected``; ``note`` says why (the read error, "kept the largest")."""
+    """One source photo. ``source`` is its path relative to SRC (the photo's key: a re-run after
+    SRC moved, was renamed or is reached through a link finds its earlier crop), ``src`` the
+    SRC folder it was in; ``status`` is one of :data:`STATUSES`; ``output`` (relative to OUT) is
+    the crop or the copy under ``_rejected`` (empty when nothing could be read to copy);
+    ``note`` says why (the read error, "kept the largest"). ``source_sha256`` identifies the
+    photo's content (a photo moved to another class folder is the same photo) and
+    ``output_sha256`` what was written: the proof that a file at ``output`` is one kerfer crop
+    wrote, the only kind it ever overwrites or deletes."""
 
     source: str
     status: str
     faces: int
     output: str
     note: str = ""
+    src: str = ""
+    source_sha256: str = ""
+    output_sha256: str = ""
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.src, self.source
+
+    def fields(self) -> list[str | int]:
+        return [getattr(self, name) for name in REPORT_FIELDS]
 
 
 @dataclasses.dataclass
@@ -293,40 +376,127 @@ class CropReport:
         return f"{line} --epochs 30 --out {run}"
 
 
-def _read_rows(path: Path) -> list[CropRow]:
+def _read_rows(path: Path, src_abs: Path, journal: bool = False) -> list[CropRow]:
+    """The rows of a report (or of the journal of a run that did not finish).
+
+    A report is text a user may edit: a damaged one is one line naming the file and what is
+    wrong (a field over the CSV module's size limit included), never a traceback. The journal's
+    last line may be cut short by a kill: rows that do not parse are skipped there."""
     if not path.is_file():
         return []
+    rows: list[CropRow] = []
+    lines = _Lines()
     try:
-        with open(path, newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
+        with open(path, newline="", encoding="utf-8", errors="surrogateescape") as f:
+            reader = csv.DictReader(lines.counting(f))
             if not reader.fieldnames or not set(REPORT_FIELDS[:4]) <= set(reader.fieldnames):
+                if journal:
+                    return []
                 raise DataError(f"{path}: not a kerfer crop report (columns {', '.join(REPORT_FIELDS)})")
-            return [
-                CropRow(r["source"], r["status"], int(r["faces"] or 0), r["output"], r.get("note") or "")
-                for r in reader
-            ]
-    except (ValueError, KeyError) as e:
+            for r in reader:
+                try:
+                    rows.append(_row(r, src_abs))
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    if not journal:
+                        raise
+    except csv.Error as e:
+        if journal:
+            return rows
+        raise DataError(
+            f"{path}: unreadable crop report (line {lines.count}: {e}); move it away to start afresh"
+        ) from e
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise DataError(f"{path}: unreadable crop report ({e}); move it away to start afresh") from e
+    return rows
+
+
+class _Lines:
+    """Counts the lines a CSV reader takes, to name the line of a parse error."""
+
+    def __init__(self):
+        self.count = 0
+
+    def counting(self, f: Iterable[str]) -> Iterable[str]:
+        for line in f:
+            self.count += 1
+            yield line
+
+
+def _row(r: dict[str, str], src_abs: Path) -> CropRow:
+    source, src = r["source"], r.get("src") or ""
+    if not src and Path(source).is_absolute():  # a report from before sources were keyed relative to SRC
+        try:
+            source, src = Path(source).relative_to(src_abs).as_posix(), str(src_abs)
+        except ValueError:
+            pass
+    return CropRow(
+        source,
+        r["status"],
+        int(r["faces"] or 0),
+        r["output"],
+        r.get("note") or "",
+        src,
+        _hex(r.get("source_sha256")),
+        _hex(r.get("output_sha256")),
+    )
+
+
+def _hex(value: str | None) -> str:
+    """A sha256 as written, or "" for anything else (a line cut short, an edit)."""
+    value = (value or "").strip().lower()
+    return value if len(value) == 64 and all(c in "0123456789abcdef" for c in value) else ""
 
 
 def _write_rows(path: Path, rows: Iterable[CropRow]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(REPORT_FIELDS)
-        for r in rows:
-            w.writerow([r.source, r.status, r.faces, r.output, r.note])
-    os.replace(tmp, path)
+    from kerfer.io import atomic_path
+
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", newline="", encoding="utf-8", errors="surrogateescape") as f:
+            w = csv.writer(f)
+            w.writerow(REPORT_FIELDS)
+            w.writerows(r.fields() for r in rows)
+
+
+class _Journal:
+    """This run's rows, appended and flushed one photo at a time, before the photo's file is
+    written: after a kill, a full disk or a crash the next run knows every file this one wrote."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        size = path.stat().st_size if path.exists() else 0
+        cut = size > 0 and not _ends_a_line(path)  # a killed run's last row, cut short
+        self.f = open(path, "a", newline="", encoding="utf-8", errors="surrogateescape")
+        self.w = csv.writer(self.f)
+        if cut:
+            self.f.write("\r\n")  # end that row (it is skipped when read) before appending
+        if not size:
+            self.w.writerow(REPORT_FIELDS)
+        self.f.flush()
+
+    def add(self, row: CropRow) -> None:
+        self.w.writerow(row.fields())
+        self.f.flush()
+
+    def close(self) -> None:
+        self.f.close()
+
+
+def _ends_a_line(path: Path) -> bool:
+    with open(path, "rb") as f:
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) == b"\n"
 
 
 def _check_settings(out: Path, settings: dict) -> None:
     """OUT keeps the settings of its first run: crops of another ROI, size or colour would mix into
     the same class folders unnoticed."""
+    from kerfer.io import atomic_write_text
+
     path = out / SETTINGS
     if path.is_file():
         try:
             before = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
+        except (OSError, ValueError):
             before = None
         if isinstance(before, dict):
             differ = [k for k in settings if k in before and before[k] != settings[k]]
@@ -336,7 +506,17 @@ def _check_settings(out: Path, settings: dict) -> None:
                 raise DataError(
                     f"{out}: holds crops made with {was}, not {now}: choose another OUT folder (or delete this one)"
                 )
-    path.write_text(json.dumps(settings, indent=2) + "\n")
+    atomic_write_text(path, json.dumps(settings, indent=2) + "\n")
+
+
+def _check_own_files(out: Path) -> None:
+    """The files crop keeps in OUT must be files: a folder named ``crop_report.csv`` would stop
+    the run at its very end, after all the work."""
+    for name in (REPORT, JOURNAL, SETTINGS, LOCK):
+        path = out / name
+        if path.is_symlink() or (path.exists() and not path.is_file()):
+            kind = "a folder" if path.is_dir() else "a link" if path.is_symlink() else "not a regular file"
+            raise DataError(f"{path}: is {kind}; kerfer crop keeps its {name} there: move it away")
 
 
 # --------------------------------------------------------------------------- progress
@@ -367,22 +547,121 @@ class _Progress:
             self.stream.flush()
 
 
-# --------------------------------------------------------------------------- the driver
+# --------------------------------------------------------------------------- what OUT holds
 
 
-def _inside(a: Path, b: Path) -> bool:
-    """Whether ``a`` is ``b`` or lies under it."""
-    return a == b or b in a.parents
+@dataclasses.dataclass
+class _Past:
+    """What earlier runs recorded for one photo: its latest row, and every file any row wrote
+    for it with the hashes written there (the only files of OUT crop may replace or delete)."""
+
+    row: CropRow
+    written: dict[str, set[str]] = dataclasses.field(default_factory=dict)
+
+    def add(self, row: CropRow) -> None:
+        self.row = row
+        if row.output and row.output_sha256:
+            self.written.setdefault(row.output, set()).add(row.output_sha256)
+
+
+class _History:
+    """The photos earlier runs cropped into OUT (its report, then the journal of a run that did
+    not finish), and the rule that matches this run's photos to them:
+
+    1. the same place (SRC and path in it): the same photo, edited or not;
+    2. else the same path and content in another SRC: SRC was moved, renamed or is reached
+       through a link;
+    3. and any photo of the same content whose old place no longer holds a file: it was moved
+       to another class folder (or renamed); its old crop goes.
+    """
+
+    def __init__(self, rows: Iterable[CropRow]):
+        self.pasts: dict[tuple[str, str], _Past] = {}
+        for row in rows:
+            self.pasts.setdefault(row.key, _Past(row)).add(row)
+        self.by_source: dict[str, list[_Past]] = {}
+        self.by_content: dict[str, list[_Past]] = {}
+        for past in self.pasts.values():
+            self.by_source.setdefault(past.row.source, []).append(past)
+            if past.row.source_sha256:
+                self.by_content.setdefault(past.row.source_sha256, []).append(past)
+        self.used: set[tuple[str, str]] = set()
+
+    def match(self, src: str, source: str, sha: str) -> list[_Past]:
+        """Every earlier record of this photo (none for a new photo); each is matched once."""
+        here = self.pasts.get((src, source))
+        if here is None and sha:
+            here = next(
+                (p for p in self.by_source.get(source, []) if p.row.source_sha256 == sha and self._free(p)), None
+            )
+        found = [here] if here is not None and self._free(here) else []
+        if sha:
+            found += [
+                p for p in self.by_content.get(sha, []) if p is not here and self._free(p) and not _still_there(p.row)
+            ]
+        self.used.update(p.row.key for p in found)
+        return found
+
+    def _free(self, past: _Past) -> bool:
+        return past.row.key not in self.used
+
+    def unmatched(self) -> list[CropRow]:
+        """Rows of photos not seen in this run (another SRC's, or photos since deleted): kept."""
+        return [p.row for p in self.pasts.values() if self._free(p)]
+
+    def outputs(self) -> set[str]:
+        return {o.lower() for p in self.pasts.values() for o in (p.row.output, *p.written) if o}
+
+
+def _still_there(row: CropRow) -> bool:
+    """Whether the photo a row was made from is still where it was."""
+    place = Path(row.src) / row.source if row.src else Path(row.source)
+    try:
+        return place.is_file()
+    except OSError:
+        return True  # cannot tell: keep its crop
+
+
+def _inside_out(out_abs: Path, output: str) -> Path | None:
+    """``OUT/output`` when ``output`` is a plain relative path that stays inside OUT (not
+    absolute, no ``..``, no link leading out of OUT), else None: a report is user-editable text."""
+    rel = PurePosixPath(output)
+    if not output or rel.is_absolute() or ".." in rel.parts or "\\" in output:
+        return None
+    path = out_abs.joinpath(*rel.parts)
+    try:
+        parent = path.parent.resolve()
+    except (OSError, RuntimeError):
+        return None
+    return path if parent == out_abs or out_abs in parent.parents else None
+
+
+def _sha256(data: bytes | np.ndarray) -> str:
+    return hashlib.sha256(memoryview(data)).hexdigest()
+
+
+def _owned(out_abs: Path, output: str, hashes: set[str]) -> Path | None:
+    """The file ``OUT/output`` if crop wrote it and it still holds what crop wrote there; None
+    for anything else (the user's own file, a link, a path out of OUT, a file edited since)."""
+    path = _inside_out(out_abs, output)
+    if path is None or not hashes:
+        return None
+    try:
+        if path.is_symlink() or not path.is_file():
+            return None
+        return path if _sha256(path.read_bytes()) in hashes else None
+    except OSError:
+        return None
 
 
 class _Names:
     """Output names that never take a file this run did not write for the same source: existing
     files, names given earlier in this run and names of earlier runs' reports are all taken."""
 
-    def __init__(self, out: Path, old: dict[str, CropRow]):
+    def __init__(self, out: Path, reserved: set[str]):
         self.out = out
         self.taken: dict[Path, set[str]] = {}
-        self.reserved = {r.output.lower() for r in old.values() if r.output}
+        self.reserved = reserved
 
     def _taken(self, folder: Path) -> set[str]:
         if folder not in self.taken:
@@ -404,24 +683,135 @@ class _Names:
         return f"{rel_dir}/{name}"
 
 
-def _write_png(path: Path, crop: np.ndarray, channels: int) -> None:
-    img = crop[..., 0] if channels == 1 else cv2.cvtColor(crop, cv2.COLOR_RGB2BGR)
-    ok, data = cv2.imencode(".png", img)
-    if not ok:
-        raise OSError(f"cannot encode the crop for {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data.tobytes())  # not cv2.imwrite: it fails on non-ASCII paths on Windows
-
-
-def _copy(source: Path, dest: Path) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    if dest.exists() or dest.is_symlink():
-        dest.unlink()  # a read-only copy from an earlier run must not block this one
-    shutil.copyfile(source, dest)  # the bytes, not the mode: read-only photos give writable copies
+# --------------------------------------------------------------------------- the driver
 
 
 def _area(d: Detection) -> int:
     return int(d.box[2]) * int(d.box[3])
+
+
+@dataclasses.dataclass(frozen=True)
+class _Outcome:
+    """One photo's result before anything is written: the bytes to write (or None) and where."""
+
+    status: str
+    faces: int
+    note: str
+    data: bytes | None
+    rel_dir: str
+    suffix: str
+
+
+class _Cropper:
+    """Crops one photo at a time into OUT, recording each in the journal before writing it."""
+
+    def __init__(self, src: Path, out: Path, settings: dict, detector: FaceDetector, history: _History, journal):
+        self.src, self.out, self.out_abs = src, out, out.resolve()
+        self.src_key = str(src.resolve())
+        self.settings, self.detector, self.history, self.journal = settings, detector, history, journal
+        self.names = _Names(out, history.outputs())
+
+    def photo(self, group: str, source: Path) -> CropRow:
+        """Reads, detects and crops ``source``; writes its crop (or its copy under ``_rejected``)."""
+        rel = source.relative_to(self.src).as_posix()
+        try:
+            data = read_bytes(source)
+        except ImageReadError as e:
+            return self._record(rel, "", _Outcome("unreadable", 0, _problem(e), None, "", ""))
+        sha = _sha256(data)
+        return self._record(rel, sha, self._outcome(group, rel, source, data))
+
+    def unreadable(self, entry: Unreadable) -> CropRow:
+        """A row for a folder or entry that could not be read at all."""
+        rel = entry.path.relative_to(self.src).as_posix()
+        return self._record(rel, "", _Outcome("unreadable", 0, entry.problem, None, "", ""))
+
+    def _outcome(self, group: str, rel: str, source: Path, data: np.ndarray) -> _Outcome:
+        s = self.settings
+
+        def rejected(status: str) -> str:
+            return "/".join([REJECTED, status, *rel.split("/")[:-1]])
+
+        try:
+            frame = decode_image(data, source)
+            dets = find_faces(self.detector, frame)
+            faces, note = len(dets), ""
+            chosen = dets[0] if faces == 1 else None
+            if faces > 1 and s["on_multiple"] == "largest":
+                chosen = max(dets, key=_area)
+                note = f"kept the largest of {faces} faces"
+            status = "cropped" if faces == 1 else "no_face" if faces == 0 else "multiple_faces"
+            if chosen is None:
+                return _Outcome(status, faces, note, data.tobytes(), rejected(status), source.suffix)
+            channels = 1 if s["color"] == "grayscale" else 3
+            crop = crop_roi(frame, chosen, s["roi"], s["size"], channels, s["align"], s["margin"])
+            png = encode_image(crop[..., 0] if channels == 1 else cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), ".png")
+            return _Outcome(status, faces, note, png, group, ".png")
+        except PHOTO_ERRORS as e:  # undecodable, over OpenCV's size limit, ...: this photo only
+            return _Outcome("unreadable", 0, _problem(e), data.tobytes(), rejected("unreadable"), source.suffix)
+
+    def _record(self, rel: str, sha: str, outcome: _Outcome) -> CropRow:
+        pasts = self.history.match(self.src_key, rel, sha)
+        if outcome.data is None:
+            return self._keep(rel, outcome, pasts)
+        output = self._place(pasts[0] if pasts else None, outcome, rel)
+        row = CropRow(
+            rel, outcome.status, outcome.faces, output, outcome.note, self.src_key, sha, _sha256(outcome.data)
+        )
+        self.journal.add(row)  # first: a kill between here and the write leaves a record of the name
+        from kerfer.io import atomic_write_bytes
+
+        atomic_write_bytes(self.out / output, outcome.data)
+        self._drop_stale(pasts, output)
+        return row
+
+    def _keep(self, rel: str, outcome: _Outcome, pasts: list[_Past]) -> CropRow:
+        """A photo that could not be read at all this time (permission, a stale mount): reported,
+        and its earlier crop, if any, is kept and stays recorded as its own."""
+        before = pasts[0].row if pasts else None
+        if before is None or not before.output:
+            row = CropRow(rel, outcome.status, 0, "", outcome.note, self.src_key)
+        else:
+            note = f"{outcome.note}; its earlier output is kept"
+            row = dataclasses.replace(before, status=outcome.status, faces=0, note=note, src=self.src_key, source=rel)
+        self.journal.add(row)
+        return row
+
+    def _place(self, past: _Past | None, outcome: _Outcome, rel: str) -> str:
+        """The output path (relative to OUT): the photo's earlier one when it is in the same
+        folder and still free or still holds what crop wrote; else a new name."""
+        target_dir = _inside_out(self.out_abs, f"{outcome.rel_dir}/x")
+        if target_dir is None:
+            raise DataError(f"{self.out / outcome.rel_dir}: leads out of {self.out} (a link?): refusing to write there")
+        if past and past.row.output and past.row.output.rsplit("/", 1)[0] == outcome.rel_dir:
+            before = past.row.output
+            path = _inside_out(self.out_abs, before)
+            free = path is not None and not path.exists() and not path.is_symlink()
+            if free or _owned(self.out_abs, before, past.written.get(before, set())):
+                self.names.claim(before)
+                return before
+        return self.names.new(outcome.rel_dir, Path(rel).stem, outcome.suffix)
+
+    def _drop_stale(self, pasts: list[_Past], output: str) -> None:
+        """Deletes this photo's earlier files (another class, another outcome) that crop wrote
+        and that still hold what it wrote; nothing else is ever deleted."""
+        for past in pasts:
+            for before, hashes in past.written.items():
+                if before == output:
+                    continue
+                stale = _owned(self.out_abs, before, hashes)
+                if stale is not None:
+                    stale.unlink()
+
+
+PHOTO_ERRORS = (ImageReadError, cv2.error, ValueError, MemoryError)
+"""What one photo may raise without stopping the others (undecodable, too large, ...)."""
+
+
+def _problem(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    line = text[-1] if text else type(error).__name__
+    return line.split(": ", 1)[-1] if isinstance(error, ImageReadError) else line
 
 
 def crop_dataset(
@@ -442,11 +832,14 @@ def crop_dataset(
     (``on_multiple="skip"``) or gives its largest face (``"largest"``; still reported as
     ``multiple_faces``). Crops are PNG, ``size`` x ``size``, grayscale or colour.
 
-    Re-running into the same ``out`` is safe: each source keeps its earlier output name (a changed
-    outcome replaces its own earlier file), new sources get new names (``<stem>_2.png``) and no
-    file of another source, or not written by ``kerfer crop``, is overwritten. Rows of sources
-    not seen in this run (another SRC cropped into the same OUT) are kept in the report. ``out``
-    remembers the ROI, size, colour, margin and alignment of its first run and refuses others.
+    Re-running into the same ``out`` leaves exactly one crop per photo, also after a run that was
+    killed (each photo is recorded in ``OUT/.crop_journal.csv`` as it is written), after SRC was
+    moved or renamed (photos are keyed by their path relative to SRC) and after a photo moved to
+    another class folder (its old crop goes). No file crop did not write, or edited since, is
+    ever overwritten or deleted, whatever the report says. Rows of photos not seen in this run
+    (another SRC cropped into the same OUT) are kept in the report. ``out`` remembers the ROI,
+    size, colour, margin and alignment of its first run and refuses others; a second crop into
+    the same ``out`` while one runs is refused (``OUT/.crop.lock``).
     """
     if roi not in ROIS:
         raise ValueError(f"roi={roi!r}: expected one of {', '.join(ROIS)}")
@@ -458,91 +851,87 @@ def crop_dataset(
         raise ValueError(f"margin={margin!r}: must be between 0 and 2")
     src_path, out_path = Path(src), Path(out)
     layout = find_sources(src_path)
-    src_abs, out_abs = src_path.resolve(), out_path.resolve()
-    if _inside(out_abs, src_abs):
-        raise DataError(f"{out_path}: the output folder is inside the source folder {src_path}: choose one outside it")
-    if _inside(src_abs, out_abs):
-        raise DataError(f"{out_path}: the output folder contains the source folder {src_path}: choose another one")
+    try:
+        refuse_nested(out_path, src_path)
+    except SameFileError as e:
+        raise DataError(str(e)) from None
     if out_path.exists() and not out_path.is_dir():
         raise DataError(f"{out_path}: exists and is not a folder")
     out_path.mkdir(parents=True, exist_ok=True)
-    channels = 1 if grayscale else 3
-    _check_settings(
-        out_path,
-        {"roi": roi, "size": int(size), "color": "grayscale" if grayscale else "rgb", "margin": margin, "align": align},
-    )
+    _check_own_files(out_path)
+    from kerfer.io import LockedError, exclusive_lock
+
+    try:
+        with exclusive_lock(out_path / LOCK):
+            return _crop_locked(
+                src_path, out_path, layout, roi, int(size), grayscale, detector, progress, on_multiple, align, margin
+            )
+    except LockedError as e:
+        raise DataError(
+            f"{e.filename}: another kerfer crop is writing into {out_path} (it holds this lock): "
+            "wait for it to finish, or crop into another folder"
+        ) from None
+
+
+def _crop_locked(src_path, out_path, layout, roi, size, grayscale, detector, progress, on_multiple, align, margin):
+    settings = {
+        "roi": roi,
+        "size": size,
+        "color": "grayscale" if grayscale else "rgb",
+        "margin": margin,
+        "align": align,
+    }
+    _check_settings(out_path, settings)
     if detector is None:
         from kerfer.runtime.pipeline import default_detector
 
         detector = default_detector()
-
-    report_path = out_path / REPORT
-    old = {r.source: r for r in _read_rows(report_path)}
-    names = _Names(out_path, old)
-    rows: dict[str, CropRow] = {}
+    src_abs = src_path.resolve()
+    report_path, journal_path = out_path / REPORT, out_path / JOURNAL
+    history = _History([*_read_rows(report_path, src_abs), *_read_rows(journal_path, src_abs, journal=True)])
+    rows: list[CropRow] = []
     per_class = {group: 0 for group in layout.groups}
-    total = sum(len(files) for files in layout.groups.values())
-    bar = _Progress(total, progress)
+    bar = _Progress(sum(len(files) for files in layout.groups.values()), progress)
     start = time.monotonic()
-
-    def place(key: str, rel_dir: str, source: Path, suffix: str) -> str:
-        """The output path (relative to OUT) for ``source``: its earlier one if in the same folder."""
-        before = old.get(key)
-        if before and before.output and before.output.rsplit("/", 1)[0] == rel_dir:
-            names.claim(before.output)
-            return before.output
-        return names.new(rel_dir, source.stem, suffix)
-
-    def drop_stale(key: str, output: str) -> None:
-        before = old.get(key)
-        if before and before.output and before.output != output:
-            stale = out_path / before.output
-            if stale.is_file():
-                stale.unlink()
-
+    journal = _Journal(journal_path)
+    finished = False
     try:
+        cropper = _Cropper(src_path, out_path, {**settings, "on_multiple": on_multiple}, detector, history, journal)
+        for entry in layout.unreadable:
+            rows.append(cropper.unreadable(entry))
         for group, files in layout.groups.items():
             for source in files:
-                key = os.path.abspath(source)  # not resolve(): two links to one photo are two sources
-                rel = source.relative_to(src_path).as_posix()
-                try:
-                    frame = read_image(source)
-                except ImageReadError as e:
-                    status, faces, note = "unreadable", 0, str(e).split(": ", 1)[-1]
-                    chosen = None
-                else:
-                    dets = find_faces(detector, frame)
-                    faces, note = len(dets), ""
-                    status = "cropped" if faces == 1 else "no_face" if faces == 0 else "multiple_faces"
-                    chosen = dets[0] if faces == 1 else None
-                    if faces > 1 and on_multiple == "largest":
-                        chosen = max(dets, key=_area)
-                        note = f"kept the largest of {faces} faces"
-                if chosen is not None:
-                    output = place(key, group, source, ".png")
-                    _write_png(out_path / output, crop_roi(frame, chosen, roi, size, channels, align, margin), channels)
-                    per_class[group] += 1
-                else:
-                    rel_dir = "/".join([REJECTED, status, *rel.split("/")[:-1]])
-                    output = place(key, rel_dir, source, source.suffix)
-                    _copy(source, out_path / output)
-                drop_stale(key, output)
-                rows[key] = CropRow(key, status, faces, output, note)
+                row = cropper.photo(group, source)
+                rows.append(row)
+                per_class[group] += row.status != "unreadable" and row.output.rsplit("/", 1)[0] == group
                 bar.step()
+        finished = True
     finally:
         bar.close()
-        kept = [r for k, r in old.items() if k not in rows]  # other sources' rows (another SRC)
-        _write_rows(report_path, [*kept, *rows.values()])
+        journal.close()
+        _finish_report(report_path, journal_path, [*history.unmatched(), *rows], finished)
     return CropReport(
         src=src_path,
         out=out_path,
         layout=layout.layout,
         roi=roi,
-        size=int(size),
+        size=size,
         grayscale=grayscale,
-        rows=list(rows.values()),
+        rows=rows,
         per_class=per_class,
         ignored=layout.ignored,
         seconds=time.monotonic() - start,
         report_path=report_path,
     )
+
+
+def _finish_report(report_path: Path, journal_path: Path, rows: list[CropRow], finished: bool) -> None:
+    """Writes the report and, once it is safely written, drops the journal. After a failure the
+    report is written when it can be; the journal stays either way until a report holds it all."""
+    try:
+        _write_rows(report_path, rows)
+    except OSError:
+        if finished:
+            raise
+        return  # the run's own error is the one to show; the journal keeps every row
+    journal_path.unlink(missing_ok=True)

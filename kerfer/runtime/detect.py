@@ -10,11 +10,16 @@ user-supplied ONNX file) are the alternatives. Every detector gives boxes as
 from __future__ import annotations
 
 import dataclasses
+import threading
 from pathlib import Path
 from typing import Protocol
 
 import cv2
 import numpy as np
+
+from kerfer.options import MIN_DETECT_SIZE
+from kerfer.paths import native_path
+from kerfer.runtime.images import as_frame
 
 Box = tuple[int, int, int, int]  # x, y, w, h in frame pixels
 
@@ -58,6 +63,7 @@ class Detection:
 def find_faces(detector: FaceDetector, frame: np.ndarray) -> list[Detection]:
     """``detector``'s faces as :class:`Detection` objects: with keypoints where it gives them
     (``detect_faces``), else boxes alone."""
+    frame = as_frame(frame)
     detect_faces = getattr(detector, "detect_faces", None)
     if detect_faces is not None:
         return list(detect_faces(frame))
@@ -79,10 +85,6 @@ def _downscale(gray: np.ndarray, max_side: int | None) -> tuple[np.ndarray, floa
         return gray, 1.0
     scale = max_side / side
     return cv2.resize(gray, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA), scale
-
-
-MIN_DETECT_SIZE = 32
-"""Smallest ``max_side`` accepted: below it no face is big enough to detect."""
 
 
 def check_options(det: object) -> None:
@@ -111,6 +113,9 @@ class HaarDetector:
 
     ``max_side`` downscales the frame before detection (the main speed lever);
     ``min_face`` is the smallest face, in pixels of the downscaled frame.
+
+    Thread-safe: calls from several threads take turns on the one cascade (OpenCV does not
+    promise that concurrent ``detectMultiScale`` calls on one classifier are safe).
     """
 
     scale_factor: float = 1.2
@@ -119,6 +124,7 @@ class HaarDetector:
     max_side: int | None = 320
     equalize: bool = True
     cascade: str = "haarcascade_frontalface_default.xml"
+    _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_options(self)
@@ -129,30 +135,35 @@ class HaarDetector:
         path = Path(self.cascade)
         if not path.exists():
             path = Path(cv2.data.haarcascades) / self.cascade
-        self._clf = cv2.CascadeClassifier(str(path))
+        self._clf = cv2.CascadeClassifier(native_path(path, "cascade"))
         if self._clf.empty():
             raise RuntimeError(f"cannot load the Haar cascade {path}")
 
     def detect(self, frame: np.ndarray) -> list[Box]:
-        small, scale = _downscale(to_gray(frame), self.max_side)
+        small, scale = _downscale(to_gray(as_frame(frame)), self.max_side)
         if self.equalize:
             small = cv2.equalizeHist(small)
-        found = self._clf.detectMultiScale(
-            small,
-            scaleFactor=self.scale_factor,
-            minNeighbors=self.min_neighbors,
-            minSize=(self.min_face, self.min_face),
-        )
+        with self._lock:
+            found = self._clf.detectMultiScale(
+                small,
+                scaleFactor=self.scale_factor,
+                minNeighbors=self.min_neighbors,
+                minSize=(self.min_face, self.min_face),
+            )
         return [tuple(int(round(v / scale)) for v in b) for b in found]  # type: ignore[misc]
 
 
 @dataclasses.dataclass
 class YuNetDetector:
-    """OpenCV's YuNet DNN face detector from a user-supplied ONNX file (nothing is downloaded)."""
+    """OpenCV's YuNet DNN face detector from a user-supplied ONNX file (nothing is downloaded).
+
+    Thread-safe: each call sets the network's input size and runs it as one step, under a lock.
+    """
 
     model: str
     score_threshold: float = 0.7
     max_side: int | None = 640
+    _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_options(self)
@@ -161,7 +172,9 @@ class YuNetDetector:
         if Path(self.model).suffix.lower() != ".onnx":
             raise ValueError(f"yunet_model={self.model!r}: expected a YuNet .onnx file")
         try:
-            self._net = cv2.FaceDetectorYN.create(self.model, "", (320, 320), self.score_threshold)
+            self._net = cv2.FaceDetectorYN.create(
+                native_path(self.model, "model"), "", (320, 320), self.score_threshold
+            )
         except cv2.error as e:
             raise ValueError(f"yunet_model={self.model!r}: OpenCV cannot load it as a YuNet ONNX model") from e
 
@@ -170,12 +183,14 @@ class YuNetDetector:
 
     def detect_faces(self, frame: np.ndarray) -> list[Detection]:
         """Faces with YuNet's score and five landmarks (eyes, nose tip, mouth corners), in frame pixels."""
+        frame = as_frame(frame)
         bgr = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR) if frame.ndim == 2 else frame[..., :3]
         h, w = bgr.shape[:2]
         scale = min(1.0, (self.max_side or max(h, w)) / max(h, w))
         small = cv2.resize(bgr, (round(w * scale), round(h * scale))) if scale < 1 else bgr
-        self._net.setInputSize((small.shape[1], small.shape[0]))
-        _, faces = self._net.detect(small)
+        with self._lock:  # setInputSize then detect: another thread's size must not come between
+            self._net.setInputSize((small.shape[1], small.shape[0]))
+            _, faces = self._net.detect(small)
         if faces is None:
             return []
         names = ("right_eye", "left_eye", "nose", "mouth_right", "mouth_left")

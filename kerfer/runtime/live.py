@@ -14,6 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from kerfer.options import DETECT_EVERY, MIN_FRAMES, SMOOTH
+from kerfer.paths import native_path, refuse_overwriting_inputs, shown
 from kerfer.runtime.overlay import check_style, draw_face, draw_fps
 from kerfer.runtime.pipeline import FacePipeline
 from kerfer.runtime.track import Smoother
@@ -96,12 +98,37 @@ def _frame_time(frames, summary: LiveSummary, fps: float | None, wall: float) ->
     return wall
 
 
+def check_live_options(smooth: int, detect_every: int, max_frames: int | None) -> None:
+    """Refuses counts that mean nothing (0 or less): they used to be clamped to 1 in silence."""
+    for name, value in (("smooth", smooth), ("detect_every", detect_every), ("max_frames", max_frames)):
+        if value is None and name == "max_frames":
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < MIN_FRAMES:
+            raise ValueError(f"{name}={value!r}: must be an integer >= {MIN_FRAMES}")
+
+
+def check_outputs(frames, pipeline: FacePipeline, output, save_video) -> None:
+    """Before anything is opened for writing: no output may be the video read, the model, or the
+    other output; the video's name must be one OpenCV can take."""
+    from kerfer.modelio import contract_path_for
+
+    model = getattr(getattr(pipeline, "classifier", None), "path", None)
+    inputs = {
+        "the video read (--source)": getattr(frames, "path", None),
+        "the model (--model)": model,
+        "the model's labels file": contract_path_for(model) if model is not None else None,
+    }
+    refuse_overwriting_inputs({"the results log (--output)": output, "the video (--save-video)": save_video}, inputs)
+    if save_video is not None:
+        native_path(save_video, "video")
+
+
 def run_live(
     frames: Iterable[np.ndarray | None],
     pipeline: FacePipeline,
     *,
-    smooth: int = 5,
-    detect_every: int = 1,
+    smooth: int = SMOOTH,
+    detect_every: int = DETECT_EVERY,
     mirror: bool = False,
     show: bool = True,
     output: str | os.PathLike | None = None,
@@ -115,11 +142,14 @@ def run_live(
 
     Faces are detected every ``detect_every`` frames (boxes carried in between) and
     classified every frame in one batch; each face's probabilities are averaged over its
-    last ``smooth`` frames. ``None`` frames (decode failures) are counted and skipped.
+    last ``smooth`` frames. ``None`` frames (decode failures) are counted and skipped, and so
+    are the frames a source says it had but never gave (``frames.lost``, a video cut short).
     ``overlay`` is how each face is drawn (``overlay.OVERLAY_STYLES``: probability bars, the
-    label only, or an emoji).
+    label only, or an emoji). Nothing is written over an input (the video, the model).
     """
     check_style(overlay)  # before the first frame, not at the first face
+    check_live_options(smooth, detect_every, max_frames)
+    check_outputs(frames, pipeline, output, save_video)
     smoother = Smoother(window=smooth)
     names = pipeline.class_names
     writer = _ResultWriter(output, names) if output else None
@@ -138,7 +168,7 @@ def run_live(
             if mirror:
                 frame = cv2.flip(frame, 1)
             i = summary.frames
-            if i % max(1, detect_every) == 0:
+            if i % detect_every == 0:
                 found = pipeline.detect(frame)
             faces = pipeline.classify(frame, found)
             tracked = smoother.update(
@@ -163,7 +193,7 @@ def run_live(
                     h, w = frame.shape[:2]
                     video = cv2.VideoWriter(str(save_video), cv2.VideoWriter_fourcc(*"mp4v"), video_fps or 25.0, (w, h))
                     if not video.isOpened():
-                        raise RuntimeError(f"{save_video}: cannot write video")
+                        raise RuntimeError(f"{shown(save_video)}: cannot write video")
                 video.write(frame)
             if show:
                 cv2.imshow("kerfer live (q or Esc quits)", frame)
@@ -171,6 +201,8 @@ def run_live(
                     break
             if max_frames is not None and summary.frames >= max_frames:
                 break
+        else:  # the source ended by itself: frames it promised but never gave are lost
+            summary.failed_frames += int(getattr(frames, "lost", 0) or 0)
     finally:
         summary.seconds = time.perf_counter() - start
         if writer:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Sequence
 
 import numpy as np
 
+from kerfer.options import MAX_MARGIN
 from kerfer.runtime.classifier import Classifier
 from kerfer.runtime.detect import Box, Detection, FaceDetector, crop_faces, find_faces
+from kerfer.runtime.images import as_frame
 
 
 @dataclasses.dataclass(frozen=True)
@@ -20,9 +23,6 @@ class Face:
     def label(self, class_names) -> str:
         return class_names[int(np.argmax(self.probs))]
 
-
-MAX_MARGIN = 2.0
-"""Largest crop padding (a fraction of the box side each way); beyond it the face is a speck in the crop."""
 
 ALIGN_MIN_DEGREES = 10.0
 """Faces tilted less than this are cropped as they are: FER2013's own faces lean a little and
@@ -41,13 +41,18 @@ def default_detector() -> FaceDetector:
 class FacePipeline:
     """Detects faces and classifies all of a frame's faces in one batch.
 
-    ``align`` turns each face upright by its eye line before cropping (detectors that give
-    eye positions: BlazeFace, YuNet); the Haar cascade gives none, so its faces are cropped as found.
+    ``classifier`` is a :class:`Classifier` or any model argument it takes (a path, ``"shipped"``,
+    ``None``). ``align`` turns each face upright by its eye line before cropping (detectors that
+    give eye positions: BlazeFace, YuNet); the Haar cascade gives none, so its faces are cropped
+    as found. Frames are uint8 BGR, gray or BGRA arrays (:func:`~kerfer.runtime.images.as_frame`).
+
+    Thread-safe: one pipeline may serve several threads; it keeps no state between calls, and its
+    detector and classifier take turns on their interpreters.
     """
 
     def __init__(
         self,
-        classifier: Classifier,
+        classifier: Classifier | str | os.PathLike | None = None,
         detector: FaceDetector | None = None,
         margin: float = 0.1,
         tta: bool = False,
@@ -55,6 +60,13 @@ class FacePipeline:
     ):
         if not 0.0 <= margin <= MAX_MARGIN:
             raise ValueError(f"margin={margin!r}: must be a fraction of the face box between 0 and {MAX_MARGIN}")
+        if classifier is None or isinstance(classifier, (str, os.PathLike)):
+            classifier = Classifier(classifier)  # "shipped" or a path: unambiguous, so converted
+        if not callable(getattr(classifier, "predict_faces", None)):
+            raise TypeError(
+                f"classifier={classifier!r}: expected a kerfer.Classifier or a model argument "
+                "(a run directory, .keras, .tflite, SavedModel, 'shipped' or None)"
+            )
         self.classifier = classifier
         self.detector = detector if detector is not None else default_detector()
         self.margin = margin
@@ -70,6 +82,7 @@ class FacePipeline:
 
     def classify(self, frame: np.ndarray, faces: Sequence[Detection | Box]) -> list[Face]:
         """Probabilities for ``faces`` (detections, or plain ``(x, y, w, h)`` boxes) in one batch."""
+        frame = as_frame(frame)
         if not faces:
             return []
         dets = [f if isinstance(f, Detection) else Detection(tuple(int(v) for v in f)) for f in faces]  # type: ignore[misc]
@@ -80,6 +93,7 @@ class FacePipeline:
         return [Face(d.box, p, d) for d, p in zip(dets, probs)]
 
     def __call__(self, frame: np.ndarray) -> list[Face]:
+        frame = as_frame(frame)
         return self.classify(frame, self.detect(frame))
 
 

@@ -1,4 +1,9 @@
-"""Photos → faces → probabilities, for ``kerfer predict``. Bad files are reported, not fatal."""
+"""Photos → faces → probabilities, for ``kerfer predict``. Bad files are reported, not fatal.
+
+Every input is listed first (:func:`scan_inputs`), so that nothing is written over one of them
+and a folder entry that cannot be read is reported in its place; then each photo is read,
+classified and (optionally) written annotated, one failure never stopping the others.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,14 @@ from pathlib import Path
 
 import cv2
 
-from kerfer.runtime.images import ImageReadError, read_image
+from kerfer.paths import FileSet, shown
+from kerfer.runtime.images import ImageReadError, read_image, write_image
 from kerfer.runtime.overlay import check_style, draw_face
 from kerfer.runtime.pipeline import Face, FacePipeline
+from kerfer.runtime.scan import IMAGE_EXTENSIONS, scan, skipped_note  # noqa: F401  (IMAGE_EXTENSIONS: public here before)
 
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
+PER_IMAGE_ERRORS = (ImageReadError, cv2.error, OSError, ValueError, MemoryError)
+"""What one photo may raise without stopping the others: unreadable, undecodable, too large, unwritable."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,85 +32,116 @@ class ImageResult:
     annotated: str | None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class Inputs:
+    """What :func:`scan_inputs` found: ``items`` in order, each ``(path, problem)`` (``problem``
+    is None for a photo to read); ``notes`` per folder (other file types it holds)."""
+
+    items: list[tuple[Path, str | None]]
+    notes: list[tuple[Path, str]]
+
+    @property
+    def files(self) -> list[Path]:
+        return [p for p, problem in self.items if problem is None]
+
+
+def scan_inputs(paths: Iterable[str | os.PathLike]) -> Inputs:
+    """Files as given; folders → their images (recursively, sorted), their unreadable entries in
+    place, and a note of what else they hold. A folder with no image at all is one problem item."""
+    items: list[tuple[Path, str | None]] = []
+    notes: list[tuple[Path, str]] = []
+    for given in map(Path, paths):
+        if not given.is_dir():
+            items.append((given, None))
+            continue
+        found = scan(given)
+        note = skipped_note(found)
+        if not found.images and not found.unreadable:
+            items.append((given, f"no supported images in this folder: {note or 'it is empty'}"))
+            continue
+        if note:
+            notes.append((given, note))
+        entries = [(p, None) for p in found.images] + [(u.path, u.problem) for u in found.unreadable]
+        items.extend(sorted(entries, key=lambda item: item[0]))
+    return Inputs(items, notes)
+
+
 def expand_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
     """Files as given; directories → their image files (recursively, sorted)."""
-    out: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            out.extend(sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_EXTENSIONS and f.is_file()))
-        else:
-            out.append(p)
-    return out
+    return scan_inputs(paths).files
 
 
-def skipped_note(folder: Path) -> str | None:
-    """What a folder holds that ``predict`` does not read (unsupported types), or None."""
-    skipped = sorted(f for f in folder.rglob("*") if f.is_file() and f.suffix.lower() not in IMAGE_EXTENSIONS)
-    if not skipped:
-        return None
-    kinds = sorted({f.suffix.lower() or "(no extension)" for f in skipped})
-    shown = ", ".join(f.name for f in skipped[:3]) + (", ..." if len(skipped) > 3 else "")
-    return (
-        f"skipped {len(skipped)} file(s) of unsupported type {', '.join(kinds)} ({shown}); "
-        f"supported: {', '.join(sorted(IMAGE_EXTENSIONS))} (convert HEIC photos to JPEG first)"
-    )
-
-
-def annotated_name(path: Path, used: set[str]) -> str:
-    """``<stem>_kerfer.jpg``, numbered when another image of this run already took the name
-    (``a/face.jpg``, ``a/face.png`` and ``b/face.jpg`` give three files, not one)."""
+def annotated_path(out_dir: Path, path: Path, used: set[str], inputs: FileSet) -> Path:
+    """``out_dir/<stem>_kerfer.jpg``, numbered when another image of this run already took the
+    name (``a/face.jpg``, ``a/face.png`` and ``b/face.jpg`` give three files, not one) or when the
+    name is one of this run's inputs (``--save-annotated`` into the photos' own folder)."""
     name, n = f"{path.stem}_kerfer.jpg", 1
-    while name.lower() in used:
+    while name.lower() in used or (out_dir / name) in inputs:
         n += 1
         name = f"{path.stem}_{n}_kerfer.jpg"
     used.add(name.lower())
-    return name
+    return out_dir / name
 
 
 def predict_images(
-    paths: Iterable[str | os.PathLike],
+    paths: Iterable[str | os.PathLike] | Inputs,
     pipeline: FacePipeline,
     save_annotated: str | os.PathLike | None = None,
     overlay: str = "bars",
 ) -> Iterator[ImageResult]:
-    """One result per image, in order; an unreadable file, or an annotated copy that cannot be
-    written, yields a result with ``error`` set; so does a folder without a single supported image.
+    """One result per image, in order; an unreadable file or folder entry, or an annotated copy
+    that cannot be written, yields a result with ``error`` set; so does a folder without a
+    single supported image. No annotated copy is ever written over an input (a photo, the model).
 
     ``overlay``: how the annotated copies show each face (``overlay.OVERLAY_STYLES``: probability
     bars, the label only, or an emoji)."""
     check_style(overlay)  # before the first image, not at the first face
+    inputs = paths if isinstance(paths, Inputs) else scan_inputs(paths)
     out_dir = Path(save_annotated) if save_annotated else None
     if out_dir:
         out_dir.mkdir(parents=True, exist_ok=True)
+    protected = FileSet([*inputs.files, *_model_files(pipeline)])
     used: set[str] = set()
-    for given in map(Path, paths):
-        if given.is_dir() and not expand_paths([given]):
-            note = skipped_note(given) or "it is empty"
-            yield ImageResult(str(given), [], error=f"no supported images in this folder: {note}")
+    for path, problem in inputs.items:
+        if problem is not None:
+            yield ImageResult(str(path), [], error=problem)
             continue
-        yield from _predict_files(expand_paths([given]), pipeline, out_dir, used, overlay)
+        yield _predict_one(path, pipeline, out_dir, used, protected, overlay)
 
 
-def _predict_files(
-    files: list[Path], pipeline: FacePipeline, out_dir: Path | None, used: set[str], overlay: str = "bars"
-):
-    for path in files:
-        try:
-            image = read_image(path)
-        except ImageReadError as e:
-            yield ImageResult(str(path), [], error=str(e))
-            continue
+def _model_files(pipeline: FacePipeline) -> list[Path]:
+    from kerfer.modelio import contract_path_for
+
+    path = getattr(getattr(pipeline, "classifier", None), "path", None)
+    return [path, contract_path_for(path)] if path is not None else []
+
+
+def _predict_one(
+    path: Path, pipeline: FacePipeline, out_dir: Path | None, used: set[str], protected: FileSet, overlay: str
+) -> ImageResult:
+    try:
+        image = read_image(path)
         faces = pipeline(image)
-        annotated = None
-        if out_dir:
-            for f in faces:
-                draw_face(image, f.box, f.probs, pipeline.class_names, style=overlay)
-            annotated = str(out_dir / annotated_name(path, used))
-            try:
-                ok = cv2.imwrite(annotated, image)
-            except cv2.error:
-                ok = False
-            if not ok:
-                yield ImageResult(str(path), faces, error=f"cannot write the annotated image {annotated}")
-                continue
-        yield ImageResult(str(path), faces, annotated=annotated)
+    except PER_IMAGE_ERRORS as e:
+        return ImageResult(str(path), [], error=_one_line(e, path))
+    if not out_dir:
+        return ImageResult(str(path), faces)
+    for f in faces:
+        draw_face(image, f.box, f.probs, pipeline.class_names, style=overlay)
+    target = annotated_path(out_dir, path, used, protected)
+    try:
+        write_image(target, image)
+    except (OSError, cv2.error) as e:
+        problem = getattr(e, "strerror", None) or str(e).strip().splitlines()[-1]
+        return ImageResult(str(path), faces, error=f"cannot write the annotated image {shown(target)} ({problem})")
+    return ImageResult(str(path), faces, annotated=str(target))
+
+
+def _one_line(error: BaseException, path: Path) -> str:
+    """The error of one photo in one line, naming the file once."""
+    if isinstance(error, ImageReadError):
+        return str(error)
+    if isinstance(error, MemoryError):
+        return f"{shown(path)}: too large for the memory available"
+    text = (getattr(error, "strerror", None) or str(error)).strip().splitlines()
+    return f"{shown(path)}: {text[-1] if text else type(error).__name__}"

@@ -1,0 +1,230 @@
+"""``kerfer crop`` never loses or overwrites what it did not write, and a re-run after a kill, a
+move or a relabel leaves exactly one crop per photo. Tiny generated photos and a stand-in
+detector: no model, no shared media."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from fakedata import huge_png
+
+from kerfer.cli import main
+from kerfer.errors import DataError
+from kerfer.io import exclusive_lock
+from kerfer.runtime.cropping import LOCK, REJECTED, REPORT, crop_dataset
+from kerfer.runtime.detect import Detection
+
+
+class OneFace:
+    """One face in the middle of any photo brighter than 10, none in a black one."""
+
+    def detect_faces(self, frame: np.ndarray) -> list[Detection]:
+        if frame.mean() < 10:
+            return []
+        h, w = frame.shape[:2]
+        return [Detection((w // 4, h // 4, w // 2, h // 2))]
+
+
+def _photo(path: Path, seed: int, black: bool = False) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img = np.zeros((32, 32, 3), np.uint8) if black else np.random.default_rng(seed).integers(40, 255, (32, 32, 3))
+    cv2.imwrite(str(path), img.astype(np.uint8))
+    return path
+
+
+def _src(root: Path, per_class: int = 3) -> Path:
+    for c, name in enumerate(("angry", "happy", "sad")):
+        for i in range(per_class):
+            _photo(root / name / f"p{c}{i}.png", seed=10 * c + i)
+    return root
+
+
+def _rows(out: Path) -> list[dict]:
+    with open(out / REPORT, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _crops(out: Path) -> list[str]:
+    return sorted(p.relative_to(out).as_posix() for p in out.glob("*/*.png"))
+
+
+def _crop(src, out, **kw):
+    return crop_dataset(src, out, detector=OneFace(), progress=False, **kw)
+
+
+def _write_rows(out: Path, rows: list[dict]) -> None:
+    with open(out / REPORT, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+
+def test_crop_deletes_and_overwrites_only_files_it_wrote(tmp_path):
+    """A report is user-editable text: its `output` column named ../victim.txt, an absolute
+    path and a user's file in OUT, and crop deleted them; a link in OUT was written through."""
+    src, out = _src(tmp_path / "SRC"), tmp_path / "OUT"
+    _crop(src, out)
+    victims = [tmp_path / "victim.txt", tmp_path / "elsewhere" / "victim2.txt", out / "happy" / "mine.txt"]
+    for v in victims:
+        v.parent.mkdir(parents=True, exist_ok=True)
+        v.write_text("the user's own file")
+    rows = _rows(out)
+    by = {r["source"]: r for r in rows}
+    by["angry/p00.png"]["output"] = "../victim.txt"
+    by["angry/p01.png"]["output"] = str(victims[1])
+    by["happy/p10.png"]["output"] = "happy/mine.txt"
+    _write_rows(out, rows)
+    # the crop of sad/p20.png is now a link to a file outside OUT: never written through
+    outside = tmp_path / "outside.png"
+    outside.write_bytes(b"not a crop")
+    (out / "sad" / "p20.png").unlink()
+    (out / "sad" / "p20.png").symlink_to(outside)
+    for rel in ("angry/p00.png", "angry/p01.png", "happy/p10.png"):  # outcomes change: old outputs go
+        _photo(src / rel, 0, black=True)
+
+    report = _crop(src, out)
+    assert [v.read_text() for v in victims] == ["the user's own file"] * 3
+    assert outside.read_bytes() == b"not a crop"
+    assert report.count("no_face") == 3
+    assert (out / "sad" / "p20_2.png").is_file(), "the crop got a name of its own, not the link's"
+    for rel in ("angry/p00.png", "angry/p01.png", "happy/p10.png"):
+        assert (out / REJECTED / "no_face" / rel).read_bytes() == (src / rel).read_bytes()
+
+
+def test_a_second_crop_into_the_same_out_is_refused(tmp_path):
+    src, out = _src(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
+    out.mkdir()
+    with exclusive_lock(out / LOCK):  # another `kerfer crop` is writing into OUT
+        with pytest.raises(DataError, match=r"\.crop\.lock: another kerfer crop is writing into"):
+            _crop(src, out)
+        r = CliRunner().invoke(main, ["crop", str(src), str(out), "--no-progress", "--detector", "haar"])
+        assert r.exit_code == 1 and len(r.output.strip().splitlines()) == 1 and ".crop.lock" in r.output, r.output
+    assert not (out / REPORT).exists() and not list(out.glob("*/*.png"))
+    assert _crop(src, out).cropped == 3  # the lock went with its holder: nothing stale blocks the next run
+
+
+KILLER = textwrap.dedent(
+    """
+    import os, sys
+    from kerfer.runtime.cropping import crop_dataset
+    from kerfer.runtime.detect import Detection
+
+    class DiesOnTheFifthPhoto:
+        seen = 0
+        def detect_faces(self, frame):
+            self.seen += 1
+            if self.seen == 5:
+                os._exit(9)  # like a kill -9: no finally, no report
+            h, w = frame.shape[:2]
+            return [Detection((w // 4, h // 4, w // 2, h // 2))]
+
+    crop_dataset(sys.argv[1], sys.argv[2], detector=DiesOnTheFifthPhoto(), progress=False)
+    """
+)
+
+
+def _one_crop_per_photo(src: Path, out: Path) -> None:
+    photos = sorted(p.relative_to(src).as_posix() for p in src.glob("*/*.png"))
+    assert _crops(out) == photos, "exactly one crop per photo, in its class folder"
+    assert sorted(r["source"] for r in _rows(out)) == photos
+
+
+def test_rerun_after_a_kill_a_move_a_link_or_a_relabel_leaves_one_crop_per_photo(tmp_path):
+    src, out = _src(tmp_path / "SRC"), tmp_path / "OUT"
+    killed = subprocess.run([sys.executable, "-c", KILLER, str(src), str(out)], capture_output=True, timeout=120)
+    assert killed.returncode == 9, killed.stderr.decode()[-2000:]
+    assert not (out / REPORT).exists() and len(_crops(out)) == 4  # killed before the report
+    report = _crop(src, out)
+    _one_crop_per_photo(src, out)
+    assert report.cropped == 9 and len(report.rows) == 9
+
+    moved = tmp_path / "renamed_SRC"
+    src.rename(moved)
+    _crop(moved, out)
+    _one_crop_per_photo(moved, out)
+    link = tmp_path / "link_to_SRC"
+    link.symlink_to(moved)
+    _crop(link, out)
+    _one_crop_per_photo(moved, out)
+
+    (moved / "sad" / "p01.png").write_bytes((moved / "angry" / "p01.png").read_bytes())  # relabelled: angry → sad
+    (moved / "angry" / "p01.png").unlink()
+    _crop(moved, out)
+    _one_crop_per_photo(moved, out)
+    assert not (out / "angry" / "p01.png").exists()
+
+
+def test_a_huge_image_an_unlistable_folder_and_a_broken_link_are_rows_not_the_end(tmp_path, monkeypatch):
+    """A 40000x40000 PNG stopped crop for every class after it (cv2.error); a folder it may not
+    list stopped it before any photo; a broken link was dropped without a row."""
+    src = _src(tmp_path / "SRC", per_class=2)
+    huge_png(src / "angry" / "big.png")
+    (src / "happy" / "gone.png").symlink_to(tmp_path / "deleted.png")
+    _photo(src / "surprise" / "p.png", 7)
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if Path(path).name == "sad":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    report = _crop(src, tmp_path / "OUT")
+    by = {r.source: r for r in report.rows}
+    assert by["angry/big.png"].status == "unreadable" and "CV_IO_MAX_IMAGE_PIXELS" in by["angry/big.png"].note
+    assert by["happy/gone.png"].status == "unreadable" and "broken symbolic link" in by["happy/gone.png"].note
+    assert by["sad"].status == "unreadable" and "cannot list this folder (Permission denied)" in by["sad"].note
+    assert report.per_class == {"angry": 2, "happy": 2, "surprise": 1}  # every class after them cropped
+
+
+def test_a_photo_that_cannot_be_read_keeps_its_earlier_crop(tmp_path, monkeypatch):
+    src, out = _src(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
+    _crop(src, out)
+    before = (out / "happy" / "p10.png").read_bytes()
+    real = np.fromfile
+
+    def fromfile(path, *a, **kw):
+        if Path(path).name == "p10.png":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path, *a, **kw)
+
+    monkeypatch.setattr(np, "fromfile", fromfile)
+    report = _crop(src, out)
+    row = next(r for r in report.rows if r.source == "happy/p10.png")
+    assert row.status == "unreadable" and "Permission denied" in row.note and row.output == "happy/p10.png"
+    assert (out / "happy" / "p10.png").read_bytes() == before
+
+
+def test_a_damaged_report_or_one_that_is_a_folder_is_one_line_before_any_work(tmp_path):
+    src, out = _src(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
+    _crop(src, out)
+    rows = _rows(out)
+    rows[0]["note"] = "x" * 200_000  # over the csv module's 131,072-character field limit
+    _write_rows(out, rows)
+    r = CliRunner().invoke(main, ["crop", str(src), str(out), "--no-progress", "--detector", "haar"])
+    assert r.exit_code == 1 and "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1, r.output
+    assert f"{out / REPORT}: unreadable crop report (line 2: field larger than field limit" in r.output
+
+    other = tmp_path / "OUT2"
+    (other / REPORT).mkdir(parents=True)
+    r = CliRunner().invoke(main, ["crop", str(src), str(other), "--no-progress", "--detector", "haar"])
+    assert r.exit_code == 1 and f"{other / REPORT}: is a folder" in r.output and ".tmp" not in r.output, r.output
+    assert not list(other.glob("*/*.png")), "refused before any work"
+
+
+def test_crop_journal_is_gone_after_a_finished_run(tmp_path):
+    src, out = _src(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
+    _crop(src, out)
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [LOCK]
+    shutil.rmtree(src / "sad")
+    assert len(_crop(src, out).rows) == 2 and len(_rows(out)) == 3  # a photo since deleted keeps its row
