@@ -312,6 +312,7 @@ def train(config_file, run_dir, resume, from_pack, **flags):
     "far below one training step's noise).",
 )
 @_fail_cleanly
+@_needs_training_kit
 def pack(run_dir, out_dir, dtype):
     """Pack a run's resumable state (last finished epoch, optimizer state, step count, best
     weights, config and history) into OUT_DIR, small enough to commit or copy; a previous pack

@@ -23,7 +23,7 @@ TRAINING_MODULES = {
 }
 """Import name → pip name of everything ``kerfer[train]`` adds."""
 
-TRAINING_COMMANDS = ("train", "evaluate", "export", "archs")
+TRAINING_COMMANDS = ("train", "evaluate", "export", "archs", "pack")
 
 TFLITE_INSTALL = "pip install ai-edge-litert (or, where it has no wheel, tensorflow)"
 
