@@ -552,8 +552,19 @@ def _callbacks(cfg: TrainConfig, run_dir: Path, has_val: bool, backup: str = "ba
     return cbs
 
 
-# What a resume may change: more epochs, and where the data now lives.
-RESUMABLE = ("epochs", "csv", "data", "ferplus_csv", "parse_cache")
+# What a resume may change: more epochs, where the data now lives, and when the step schedule
+# decays from here on (the manual form of a plateau: a long run whose loss turns upward at its
+# peak rate starts decaying earlier; epochs already trained keep the rates they had).
+RESUMABLE = (
+    "epochs",
+    "csv",
+    "data",
+    "ferplus_csv",
+    "parse_cache",
+    "decay_start_epoch",
+    "decay_every_epochs",
+    "decay_factor",
+)
 
 
 def resolve_run_config(run_dir: str | os.PathLike, cfg: TrainConfig | None, resume: bool) -> TrainConfig:

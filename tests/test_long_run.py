@@ -319,3 +319,14 @@ def test_ship_stage_ships_the_ferplus_head_of_a_two_head_run(data, runs, tmp_pat
     # Against itself, the next stage gains nothing and does not ship.
     again = ship_stage.main([*args, "--out", str(tmp_path / "b"), "--ship"])
     assert not again["ships"] and "shipped int8 (before)" in again["models"]
+
+
+def test_a_resume_may_move_the_step_decay_but_not_the_peak_rate(tmp_path):
+    from kerfer.training import resolve_run_config, write_run_config
+
+    cfg = TrainConfig(csv="fer.csv", lr_schedule="step", learning_rate=0.005, epochs=250, decay_start_epoch=50)
+    write_run_config(tmp_path, cfg)
+    moved = resolve_run_config(tmp_path, dataclasses.replace(cfg, decay_start_epoch=24, decay_factor=0.85), True)
+    assert moved.decay_start_epoch == 24 and moved.decay_factor == 0.85
+    with pytest.raises(ValueError, match="not learning_rate"):
+        resolve_run_config(tmp_path, dataclasses.replace(cfg, learning_rate=0.01), True)
