@@ -39,9 +39,6 @@ def asset_names(task: str) -> tuple[str, str]:
     return f"kerfer_{task}_int8", f"kerfer_{task}_vgg"
 
 
-INT8_NAME, WEIGHTS_NAME = asset_names("fer2013")
-
-
 def decide(shipped_int8: float | None, new_int8: float, min_gain: float = DEFAULT_MIN_GAIN) -> tuple[bool, str]:
     """Whether the new int8 model ships, and the sentence that says why (accuracies as fractions;
     ``shipped_int8`` None: nothing is shipped for the task yet, so the first model ships)."""
