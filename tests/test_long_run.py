@@ -124,6 +124,21 @@ def test_labelled_accuracy_skips_rows_without_a_label():
     assert float(m.result()) == pytest.approx(2 / 3)
 
 
+def test_both_heads_are_label_smoothed():
+    """Unanimous FER+ votes are one-hot targets: unsmoothed, they grew the FER+ head's weights
+    without bound in the long run (x1.9 in five epochs) until both losses rose."""
+    from kerfer.training import _loss_and_metrics
+
+    cfg = TrainConfig(csv="x", ferplus_csv="y", ferplus_head=0.5, label_smoothing=0.15)
+    losses = _loss_and_metrics(cfg)["loss"]
+    assert {name: loss.get_config()["label_smoothing"] for name, loss in losses.items()} == {
+        "probabilities": 0.15,
+        "ferplus": 0.15,
+    }
+    one_head = _loss_and_metrics(dataclasses.replace(cfg, ferplus_head=0.0, label_smoothing=0.05))["loss"]
+    assert one_head.get_config()["label_smoothing"] == 0.05
+
+
 # -- a two-head run, packed and continued elsewhere ---------------------------------------------
 
 
