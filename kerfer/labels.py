@@ -28,6 +28,25 @@ FERPLUS_CLASSES: tuple[str, ...] = (
 )
 """FER+ vote columns that are emotions (``unknown`` and ``NF`` are not classes)."""
 
+EMOTION_ALIASES: dict[str, str] = {
+    "anger": "angry",
+    "disgusted": "disgust",
+    "fearful": "fear",
+    "scared": "fear",
+    "happiness": "happy",
+    "sadness": "sad",
+    "surprised": "surprise",
+}
+"""FER+ and everyday spellings of the FER2013 emotions, so a FER2013 head row serves FER+'s
+``happiness`` and the emoji overlay draws ``sadness``."""
+
+
+def canonical_emotion(name: str) -> str:
+    """A class name in FER2013's spelling (lower case; unknown names are returned lower-cased)."""
+    key = str(name).strip().lower()
+    return EMOTION_ALIASES.get(key, key)
+
+
 FER2013_SPLITS: tuple[str, ...] = ("Training", "PublicTest", "PrivateTest")
 
 IMAGE_SIZE = 48

@@ -189,6 +189,26 @@ def test_the_head_keeps_the_trained_row_of_every_class_whose_name_matches():
     np.testing.assert_array_equal(k[:, 1], fresh[0][:, 1])  # a class the weights never saw keeps its new row
 
 
+def test_ferplus_spellings_keep_every_fer2013_row():
+    """FER+ says happiness/sadness/anger where FER2013 says happy/sad/angry: the same emotions,
+    so a FER2013 head starts a FER+ head with seven trained rows and a new one for contempt."""
+    from kerfer.labels import FER2013_CLASSES, FERPLUS_CLASSES
+    from kerfer.models.pretrained import head_rows
+
+    rows = head_rows(FERPLUS_CLASSES, FER2013_CLASSES, 8, 7)
+    assert [FER2013_CLASSES[r] if r is not None else None for r in rows] == [
+        "neutral",
+        "happy",
+        "surprise",
+        "sad",
+        "angry",
+        "disgust",
+        "fear",
+        None,
+    ]
+    assert head_rows(["Happiness", "joy"], FER2013_CLASSES, 2, 7) == [3, None]
+
+
 def test_frozen_backbone_trains_only_the_head():
     import keras
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from kerfer.integrity import check_shipped, file_sha256
+from kerfer.labels import canonical_emotion
 
 SHIPPED_WEIGHTS: dict[str, dict[str, str]] = {
     "fer2013": {"vgg": "kerfer_fer2013_vgg"},
@@ -195,7 +196,8 @@ def _channels_hint(source: WeightSource, model) -> str:
 
 def head_rows(mine: Sequence[str] | None, theirs: Sequence[str] | None, n_mine: int, n_theirs: int) -> list[int | None]:
     """For each class of the new head, the row of the trained head that predicts the same class
-    (matched by name, in any order), or None for a class the weights never learnt.
+    (matched by name, in any order, FER+ spellings included: ``happiness`` is ``happy``), or None
+    for a class the weights never learnt.
 
     When a side's class names are unknown, only an equal count can be trusted: row for row."""
     if mine is None or theirs is None:
@@ -205,7 +207,7 @@ def head_rows(mine: Sequence[str] | None, theirs: Sequence[str] | None, n_mine: 
 
 
 def _class_key(name: str) -> str:
-    return str(name).strip().lower()
+    return canonical_emotion(name)
 
 
 def _head_weights(theirs: list[np.ndarray], fresh: list[np.ndarray], rows: list[int | None]) -> list[np.ndarray]:

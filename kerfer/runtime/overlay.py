@@ -13,24 +13,15 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from kerfer.labels import FER2013_CLASSES, canonical_emotion
 from kerfer.runtime.detect import Box
 
 OVERLAY_STYLES: tuple[str, ...] = ("bars", "label", "emoji")
 """``draw_face`` styles: box + label + probability bars, box + label, box + label + emoji."""
 
-EMOJI_EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+EMOJI_EMOTIONS: tuple[str, ...] = FER2013_CLASSES
 """The emotions ``draw_emoji`` has a face for (the FER2013 classes); others get a labelled neutral face."""
 
-# FER+ and everyday spellings of the same emotions.
-_ALIASES = {
-    "anger": "angry",
-    "disgusted": "disgust",
-    "fearful": "fear",
-    "scared": "fear",
-    "happiness": "happy",
-    "sadness": "sad",
-    "surprised": "surprise",
-}
 
 _COLORS = [
     (60, 60, 230),
@@ -225,8 +216,7 @@ _FACES = {
 
 def emoji_key(emotion: str) -> str | None:
     """The ``EMOJI_EMOTIONS`` entry for a class name (FER+ spellings included), or None."""
-    key = str(emotion).strip().lower()
-    key = _ALIASES.get(key, key)
+    key = canonical_emotion(emotion)
     return key if key in _FACES else None
 
 
