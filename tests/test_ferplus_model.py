@@ -49,7 +49,7 @@ def test_evaluate_ferplus_uses_and_names_the_fer_plus_majority_rule(tmp_path):
     assert "labels: FER+ labels by FERPlus' majority rule" in r.output
 
 
-def test_init_from_ferplus_keeps_the_backbone_and_its_head_only_for_its_own_classes():
+def test_init_from_ferplus_keeps_the_backbone_and_a_head_row_for_every_shared_emotion():
     from kerfer.models import build_model
     from kerfer.training import init_weights
 
@@ -58,10 +58,16 @@ def test_init_from_ferplus_keeps_the_backbone_and_its_head_only_for_its_own_clas
     eight = build_model("vgg", 8, **options)
     note = init_weights(eight, "ferplus", FERPLUS_CLASSES)
     assert "ferplus" in note and "new rows" not in note
-    # FER2013's classes: the rows of the four names both tasks share are kept, three are new.
+    # FER2013's classes: every one has a FER+ row (happy is FER+'s happiness, sad its sadness,
+    # angry its anger); contempt's row is dropped, none is new.
     seven = build_model("vgg", 7, **options)
     note = init_weights(seven, "ferplus", FER2013_CLASSES)
-    assert "trained rows of disgust, fear, surprise, neutral" in note and "new rows for angry, happy, sad" in note
+    assert "trained rows of angry, disgust, fear, happy, sad, surprise, neutral" in note and "new rows" not in note
+    seven_kernel = seven.get_layer("head_logits").get_weights()[0]
+    eight_kernel = eight.get_layer("head_logits").get_weights()[0]
+    for i, name in enumerate(FER2013_CLASSES):
+        j = FERPLUS_CLASSES.index({"happy": "happiness", "sad": "sadness", "angry": "anger"}.get(name, name))
+        np.testing.assert_array_equal(seven_kernel[:, i], eight_kernel[:, j])
     shipped = build_model("vgg", weights="ferplus")
     x = make_images(4, seed=2)[0][..., None].astype("float32")
     np.testing.assert_allclose(eight.predict(x, verbose=0), shipped.predict(x, verbose=0), atol=1e-6)
