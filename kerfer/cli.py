@@ -23,6 +23,7 @@ from kerfer.kit import (
     require_training_kit,
 )
 from kerfer.options import DETECT_EVERY, MAX_MARGIN, MIN_DETECT_SIZE, MIN_FRAMES, SMOOTH
+from kerfer.syslibs import NATIVE_MODULES, missing_library_message
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -46,6 +47,12 @@ def _fail_cleanly(fn):
             if missing is None:
                 raise
             raise KerferError(str(missing)) from e
+        except ImportError as e:  # a native library the system lacks (libGL, libxcb on Pi OS Lite)
+            module = (e.name or "").split(".")[0]
+            message = missing_library_message(e, NATIVE_MODULES.get(module, module or "a native module"))
+            if message is None:
+                raise
+            raise KerferError(message) from e
         except (DataError, FileNotFoundError, FileExistsError, PermissionError, ValueError, RuntimeError) as e:
             raise KerferError(str(e)) from e
         except OSError as e:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kerfer.kit import TFLITE_INSTALL, TRAIN_INSTALL, TRAINING_COMMANDS, missing_training_packages
+from kerfer.syslibs import install_line, missing_library, missing_library_message
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,6 +79,45 @@ def check_commands() -> Check:
     )
 
 
+OPENCV_FIX = "pip install 'opencv-python>=4.8,<5'"
+
+
+def opencv_problem() -> str | None:
+    """Why ``import cv2`` fails on this system (one line with the fix), or None when it imports.
+
+    A missing system library gets its apt package: reinstalling the wheel would not help."""
+    try:
+        import cv2  # noqa: F401
+    except ImportError as e:
+        return missing_library_message(e) or f"OpenCV is not importable ({str(e).splitlines()[0][:80]}): {OPENCV_FIX}"
+    return None
+
+
+def check_opencv() -> Check:
+    try:
+        import cv2
+
+        return Check("OpenCV", True, cv2.__version__)
+    except ImportError as e:
+        library = missing_library(e)
+        if library is None:
+            return Check("OpenCV", False, f"not importable ({str(e).splitlines()[0][:80]})", OPENCV_FIX)
+        return Check(
+            "OpenCV",
+            False,
+            f"cannot load the system library {library} (not a pip package; desktop-less systems lack it)",
+            install_line(library),
+        )
+
+
+def _needs_opencv(name: str) -> Check | None:
+    """The row of a check that needs OpenCV when OpenCV itself cannot load: points at the OpenCV row
+    instead of advising a reinstall of something that is fine."""
+    if opencv_problem() is None:
+        return None
+    return Check(name, False, "needs OpenCV, which does not import here", "see the OpenCV row")
+
+
 def check_python() -> Check:
     ok = sys.version_info >= (3, 10)
     return Check("Python", ok, platform.python_version(), "" if ok else "kerfer needs Python 3.10 or newer")
@@ -127,6 +167,8 @@ def check_auto_choices() -> Check:
 
 
 def check_blazeface() -> Check:
+    if blocked := _needs_opencv("BlazeFace face detector"):
+        return blocked
     try:
         import numpy as np
 
@@ -144,6 +186,8 @@ def check_blazeface() -> Check:
 
 
 def check_haar() -> Check:
+    if blocked := _needs_opencv("Haar face detector"):
+        return blocked
     try:
         import numpy as np
 
@@ -152,10 +196,12 @@ def check_haar() -> Check:
         HaarDetector().detect(np.zeros((64, 64), np.uint8))
         return Check("Haar face detector", True, "loads and runs")
     except Exception as e:  # noqa: BLE001
-        return Check("Haar face detector", False, str(e).splitlines()[0][:120], "pip install 'opencv-python>=4.8,<5'")
+        return Check("Haar face detector", False, str(e).splitlines()[0][:120], OPENCV_FIX)
 
 
 def check_yunet() -> Check:
+    if blocked := _needs_opencv("YuNet detector support"):
+        return blocked
     try:
         import cv2
 
@@ -166,12 +212,12 @@ def check_yunet() -> Check:
         return Check(
             "YuNet detector support", True, "cv2.FaceDetectorYN present (--detector yunet --yunet-model F.onnx)"
         )
-    return Check(
-        "YuNet detector support", False, "this OpenCV has no FaceDetectorYN", "pip install 'opencv-python>=4.8'"
-    )
+    return Check("YuNet detector support", False, "this OpenCV has no FaceDetectorYN", OPENCV_FIX)
 
 
 def check_shipped_model() -> Check:
+    if blocked := _needs_opencv("shipped model"):
+        return blocked
     try:
         import numpy as np
 
@@ -191,6 +237,136 @@ def check_shipped_model() -> Check:
             str(e).splitlines()[0][:120],
             f"reinstall kerfer; the runtime needs a TFLite interpreter: {TFLITE_INSTALL}",
         )
+
+
+ARM_CORES: dict[str, str] = {
+    "0xd03": "Cortex-A53 (Raspberry Pi 3, Zero 2)",
+    "0xd04": "Cortex-A35",
+    "0xd05": "Cortex-A55",
+    "0xd07": "Cortex-A57",
+    "0xd08": "Cortex-A72 (Raspberry Pi 4, 400, CM4)",
+    "0xd0b": "Cortex-A76 (Raspberry Pi 5)",
+    "0xd0c": "Neoverse-N1",
+    "0xd40": "Neoverse-V1",
+    "0xd49": "Neoverse-N2",
+    "0xd4f": "Neoverse-V2",
+}
+"""ARM's ``CPU part`` codes in /proc/cpuinfo → core names, for the boards people run kerfer on."""
+
+X86_SIMD = ("avx512_vnni", "avx512f", "avx2", "sse4_2")
+"""x86 vector extensions worth naming, best first."""
+
+
+def cpu_summary(cpuinfo: str, machine: str) -> tuple[str, str]:
+    """(the CPU, its vector unit) from /proc/cpuinfo's text and ``platform.machine()``.
+
+    On ARM the vector unit is NEON (every aarch64 core has it; 32-bit boards list ``neon``).
+    QEMU's user mode shows the host's /proc/cpuinfo to an emulated ARM program; that is said
+    rather than passed off as the ARM CPU."""
+    fields: dict[str, str] = {}
+    for line in cpuinfo.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip() not in fields:
+            fields[key.strip()] = value.strip()
+    arm = machine.lower().startswith(("aarch64", "arm"))
+    if arm:
+        if "CPU part" not in fields:
+            return f"{machine}, but /proc/cpuinfo describes another CPU (an emulator?)", "NEON (every aarch64 core)"
+        core = ARM_CORES.get(fields["CPU part"].lower(), f"ARM core {fields['CPU part']}")
+        board = fields.get("Model", "")
+        features = fields.get("Features", "").split()
+        neon = machine == "aarch64" or "neon" in features or "asimd" in features
+        return (f"{board}: {core}" if board else core), ("NEON" if neon else "no NEON (slow: no vector unit)")
+    flags = set(fields.get("flags", "").split())
+    simd = next((f for f in X86_SIMD if f in flags), "none of " + ", ".join(X86_SIMD))
+    return fields.get("model name", machine or "unknown CPU"), simd.upper().replace("_", "-")
+
+
+def check_cpu() -> Check:
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        cpuinfo = ""
+    cpu, simd = cpu_summary(cpuinfo, platform.machine())
+    return Check("CPU", True, f"{cpu}; {os.cpu_count() or 1} cores; {platform.machine()}; vector unit: {simd}")
+
+
+def delegated(content: bytes) -> bool:
+    """Whether LiteRT hands part of the model ``content`` to a delegate when it prepares it. On a
+    CPU its one default delegate is XNNPACK; the graph then holds a DELEGATE node. (LiteRT prints
+    its delegate only once per process and says it nowhere in its public API.)"""
+    from kerfer.runtime.classifier import interpreter_class
+
+    interpreter = interpreter_class()(model_content=content, num_threads=1)
+    interpreter.allocate_tensors()
+    return any(op["op_name"] == "DELEGATE" for op in interpreter._get_ops_details())
+
+
+def check_xnnpack() -> Check:
+    """Whether LiteRT runs kerfer's int8 model through XNNPACK (its NEON/AVX kernels) or the slow
+    reference kernels."""
+    try:
+        from kerfer.modelio import default_model_path
+
+        on = delegated(default_model_path().read_bytes())
+    except Exception as e:  # noqa: BLE001
+        return Check("XNNPACK", False, f"unknown: {str(e).splitlines()[0][:100]}", "see the shipped model row")
+    if on:
+        return Check("XNNPACK", True, "LiteRT runs the shipped model through XNNPACK (vectorised CPU kernels)")
+    return Check(
+        "XNNPACK",
+        False,
+        "LiteRT applied no XNNPACK delegate: the model runs on reference kernels (slower)",
+        "pip install -U ai-edge-litert",
+    )
+
+
+def detect_every_advice(detect_ms: float, classify_ms: float, fps: float = 30.0, faces: int = 1) -> str:
+    """The smallest ``--detect-every`` that keeps ``faces`` faces at the camera's ``fps``, from the
+    measured per-call costs: a frame costs every face's classification plus 1/k of a detection."""
+    period = 1000.0 / fps
+    for k in range(1, 11):
+        frame_ms = faces * classify_ms + detect_ms / k
+        if frame_ms <= period:
+            return (
+                f"--detect-every {k} keeps {faces} face at {fps:.0f} fps (~{frame_ms:.1f} ms of {period:.0f} per frame)"
+            )
+    frame_ms = faces * classify_ms + detect_ms / 4
+    return f"this CPU cannot keep {fps:.0f} fps; --detect-every 4 gives ~{1000 / frame_ms:.0f} fps at {faces} face"
+
+
+def check_pipeline_speed(seconds: float = 2.0) -> Check:
+    """A 2-second self-timing of the live pipeline's two models on this machine (BlazeFace on a
+    640x480 frame, the shipped classifier on one face), and the ``--detect-every`` it suggests."""
+    import time
+
+    if blocked := _needs_opencv("pipeline speed"):
+        return blocked
+    try:
+        import numpy as np
+
+        from kerfer.runtime import Classifier
+        from kerfer.runtime.blazeface import BlazeFaceDetector
+
+        detector, clf = BlazeFaceDetector(), Classifier()
+        frame = np.zeros((480, 640, 3), np.uint8)
+        face = np.zeros((1, clf.input_size, clf.input_size, clf.channels), np.uint8)
+        detector.detect(frame), clf.predict_faces(face)  # first calls allocate
+        detect, classify = [], []
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end or not detect:
+            t0 = time.perf_counter()
+            detector.detect(frame)
+            t1 = time.perf_counter()
+            clf.predict_faces(face)
+            detect.append(t1 - t0)
+            classify.append(time.perf_counter() - t1)
+    except Exception as e:  # noqa: BLE001
+        return Check("pipeline speed", False, f"not measured: {str(e).splitlines()[0][:100]}", "see the rows above")
+    d, c = 1000 * float(np.median(detect)), 1000 * float(np.median(classify))
+    return Check(
+        "pipeline speed", True, f"detect {d:.1f} ms, classify {c:.2f} ms per face: {detect_every_advice(d, c)}"
+    )
 
 
 def x_display_problem(display: str, timeout: float = 0.5) -> str | None:
@@ -263,8 +439,9 @@ def checks() -> list[Callable[[], Check]]:
         check_kerfer,
         check_commands,
         check_python,
+        check_cpu,
         _package("NumPy", "numpy", "pip install numpy"),
-        _package("OpenCV", "cv2", "pip install 'opencv-python>=4.8,<5'"),
+        check_opencv,
         _package("LiteRT", "ai_edge_litert", "pip install ai-edge-litert (fast TF-free .tflite runtime)"),
         _package("TensorFlow", "tensorflow", TF_FIX),
         _package("Keras", "keras", TRAIN_INSTALL),
@@ -274,6 +451,8 @@ def checks() -> list[Callable[[], Check]]:
         check_haar,
         check_yunet,
         check_shipped_model,
+        check_xnnpack,
+        check_pipeline_speed,
         check_display,
         check_camera,
     ]

@@ -12,6 +12,7 @@ from kerfer.cli import main
 NAMES = [
     "kerfer",
     "commands",
+    "CPU",
     "NumPy",
     "OpenCV",
     "LiteRT",
@@ -22,6 +23,8 @@ NAMES = [
     "BlazeFace face detector",
     "Haar face detector",
     "shipped model",
+    "XNNPACK",
+    "pipeline speed",
     "display",
     "camera",
 ]
@@ -58,9 +61,12 @@ def test_doctor_prints_every_check(monkeypatch):
         "BlazeFace face detector",
         "Haar face detector",
         "shipped model",
+        "XNNPACK",
+        "pipeline speed",
     ):
         assert rows[name].startswith("✓"), r.output
     assert tf.__version__ in rows["TensorFlow"]
+    assert "--detect-every" in rows["pipeline speed"] and " ms per face" in rows["pipeline speed"]
     # the list comes from the click group: every command, `crop` included (it was hard-coded and missed it)
     assert rows["commands"].endswith("all: " + ", ".join(sorted(main.commands))), rows["commands"]
     assert "crop" in main.commands
@@ -91,6 +97,8 @@ def test_doctor_without_tensorflow_or_litert():
         "auto choices",
         "BlazeFace face detector",
         "shipped model",
+        "XNNPACK",
+        "pipeline speed",
     ):
         assert rows[name].startswith("✗"), out.stdout
     assert 'pip install "kerfer[train]"' in out.stdout and "pip install ai-edge-litert" in out.stdout
