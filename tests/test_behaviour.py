@@ -1,0 +1,146 @@
+"""Behaviour that a wrong program gets wrong without crashing: metrics, augmentation, alignment,
+smoothing, detection cadence and the parse cache's identity of a file (issue 25's table; each
+test fails on the mutation ``tools/known_mutations.py`` names for it)."""
+
+from __future__ import annotations
+
+import os
+
+import cv2
+import numpy as np
+from fakedata import make_images, split_usages, write_csv
+
+from kerfer.evaluation import classification_report
+
+
+def test_precision_and_recall_are_per_predicted_and_per_true_class():
+    # Class 0: 3 true, 1 predicted right -> recall 1/3, precision 1/1.
+    # Class 1: 1 true, 3 predicted -> recall 1/1, precision 1/3.
+    y_true = np.array([0, 0, 0, 1, 2])
+    probs = np.eye(3)[[0, 1, 1, 1, 2]]
+    rep = classification_report(y_true, probs, ("a", "b", "c"))
+    np.testing.assert_array_equal(rep.confusion, [[1, 2, 0], [0, 1, 0], [0, 0, 1]])  # rows: true class
+    t = rep.per_class
+    np.testing.assert_allclose(t["precision"], [1.0, 1 / 3, 1.0])
+    np.testing.assert_allclose(t["recall"], [1 / 3, 1.0, 1.0])
+    np.testing.assert_allclose(t["f1"], [0.5, 0.5, 1.0])
+    np.testing.assert_array_equal(t["support"], [3, 1, 1])
+    assert rep.accuracy == 3 / 5
+
+
+def test_training_flip_mirrors_left_right_only():
+    from kerfer.data.augment import AugmentConfig, make_augmenter
+
+    off = {"shift": 0, "rotation_degrees": 0, "zoom": 0, "brightness": 0, "contrast": 0}
+    aug = make_augmenter(AugmentConfig(flip=True, **off), seed=0)
+    x = np.random.default_rng(0).integers(0, 256, (32, 48, 48, 1)).astype("float32")
+    out = np.asarray(aug(x, training=True))
+    same = np.all(out == x, axis=(1, 2, 3))
+    mirrored = np.all(out == x[:, :, ::-1], axis=(1, 2, 3))
+    assert np.all(same | mirrored), "every image is itself or its left-right mirror"
+    assert 4 <= mirrored.sum() <= 28, mirrored.sum()  # p = 0.5 over 32 images
+
+
+class _Recorder:
+    """A classifier that records the crops it is given."""
+
+    class_names = ("a", "b")
+    input_size = 48
+    channels = 1
+
+    def __init__(self):
+        self.crops: list[np.ndarray] = []
+
+    def predict_faces(self, crops, tta=False):
+        self.crops.append(np.asarray(crops))
+        return np.full((len(crops), 2), 0.5, np.float32)
+
+
+def _line_angle(crop: np.ndarray) -> float:
+    """The direction (degrees, on screen) of the bright pixels' main axis."""
+    ys, xs = np.nonzero(crop[..., 0] > 128)
+    cov = np.cov(np.stack([xs, ys]).astype(float))
+    vx, vy = np.linalg.eigh(cov)[1][:, -1]
+    angle = np.degrees(np.arctan2(vy, vx))
+    return (angle + 90) % 180 - 90
+
+
+def test_align_levels_a_tilted_eye_line_and_no_align_keeps_it():
+    from kerfer.runtime.detect import Detection
+    from kerfer.runtime.pipeline import FacePipeline
+
+    frame = np.zeros((240, 240, 3), np.uint8)
+    right_eye, left_eye = np.array([80.0, 95.0]), np.array([160.0, 145.0])  # 32 degrees clockwise
+    cv2.line(frame, tuple(map(int, right_eye)), tuple(map(int, left_eye)), (255, 255, 255), 9)
+    det = Detection((60, 60, 120, 120), 0.9, np.stack([right_eye, left_eye]), ("right_eye", "left_eye"))
+    assert abs(det.roll_degrees() - 32.0) < 0.1
+    angles = {}
+    for align in (True, False):
+        clf = _Recorder()
+        FacePipeline(clf, detector=object(), align=align).classify(frame, [det])
+        angles[align] = _line_angle(clf.crops[0][0])
+    assert abs(angles[True]) < 3, angles
+    assert abs(angles[False] - 32.0) < 3, angles
+
+
+def test_smoother_averages_only_the_last_window_frames():
+    from kerfer.runtime.track import Smoother
+
+    s = Smoother(window=3)
+    box = (10, 10, 50, 50)
+    for k in range(6):
+        ((tid, p),) = s.update([box], np.eye(6, dtype=np.float32)[[k]])
+    assert tid == 0
+    np.testing.assert_allclose(p, [0, 0, 0, 1 / 3, 1 / 3, 1 / 3], atol=1e-6)
+
+
+class _CountingPipeline:
+    class_names = ("a", "b")
+
+    def __init__(self):
+        self.detected: list[int] = []
+        self.classified = 0
+
+    def detect(self, frame):
+        from kerfer.runtime.detect import Detection
+
+        self.detected.append(int(frame[0, 0, 0]))
+        return [Detection((5, 5, 20, 20))]
+
+    def classify(self, frame, found):
+        from kerfer.runtime.pipeline import Face
+
+        self.classified += 1
+        return [Face(d.box, np.array([0.6, 0.4], np.float32), d) for d in found]
+
+
+def test_detect_every_detects_on_every_nth_frame_and_classifies_all():
+    from kerfer.runtime.live import run_live
+
+    frames = [np.full((40, 40, 3), i, np.uint8) for i in range(10)]
+    pipe = _CountingPipeline()
+    summary = run_live(frames, pipe, detect_every=4, show=False, draw=False)
+    assert pipe.detected == [0, 4, 8]
+    assert pipe.classified == 10 and summary.frames == 10 and summary.faces == 10
+
+
+def test_parse_cache_sees_a_same_size_same_mtime_change(tmp_path):
+    from kerfer.data import cache as parse_cache
+    from kerfer.data import read_fer2013
+
+    images, labels = make_images(30, seed=4)
+    path = tmp_path / "f.csv"
+    write_csv(path, images, labels, split_usages(30))
+    stat = os.stat(path)
+    first = read_fer2013(path, cache=True)
+    assert parse_cache.entry_path(path).exists()
+    changed = images.copy()
+    two_digit = (changed[5] >= 10) & (changed[5] < 99)
+    changed[5][two_digit] += 1  # two-digit values stay two-digit: the file keeps its size
+    assert two_digit.any()
+    write_csv(path, changed, labels, split_usages(30))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert os.stat(path).st_size == stat.st_size and os.stat(path).st_mtime_ns == stat.st_mtime_ns
+    second = read_fer2013(path, cache=True)
+    np.testing.assert_array_equal(first.images[5, ..., 0], images[5])
+    np.testing.assert_array_equal(second.images[5, ..., 0], changed[5])
