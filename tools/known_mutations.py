@@ -40,7 +40,10 @@ MUTATIONS = (
         "kerfer/training.py",
         "print(init_weights(model, cfg.init_from, splits.class_names))",
         "print(init_weights(build_model(cfg.arch, num_classes, shape, **cfg.arch_options), cfg.init_from))",
-        (TO + "test_init_from_starts_fit_from_the_source_weights",),
+        (
+            TO + "test_init_from_starts_fit_from_the_source_weights",
+            "tests/test_train_cli.py::test_init_from_a_previous_run",
+        ),
     ),
     Mutation(
         "confusion matrix transposed",
