@@ -8,6 +8,7 @@ import os
 
 import cv2
 import numpy as np
+import pytest
 from fakedata import make_images, split_usages, write_csv
 
 from kerfer.evaluation import classification_report
@@ -144,3 +145,76 @@ def test_parse_cache_sees_a_same_size_same_mtime_change(tmp_path):
     second = read_fer2013(path, cache=True)
     np.testing.assert_array_equal(first.images[5, ..., 0], images[5])
     np.testing.assert_array_equal(second.images[5, ..., 0], changed[5])
+
+
+def test_report_takes_one_hot_truth_and_scores_unseen_classes_zero():
+    # "c" is true once and never predicted; "d" is neither true nor predicted.
+    y_true = np.eye(4)[[0, 0, 1, 1, 2]]
+    probs = np.eye(4)[[0, 1, 0, 1, 0]]
+    with np.errstate(all="raise"):  # no 0/0 on the way
+        rep = classification_report(y_true, probs, ("a", "b", "c", "d"))
+    np.testing.assert_array_equal(rep.confusion, [[1, 1, 0, 0], [1, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 0]])
+    t = rep.per_class
+    np.testing.assert_allclose(t["precision"], [1 / 3, 1 / 2, 0, 0])
+    np.testing.assert_allclose(t["recall"], [1 / 2, 1 / 2, 0, 0])
+    np.testing.assert_allclose(t["f1"], [0.4, 0.5, 0, 0])
+    assert not t.isna().any().any() and rep.accuracy == 2 / 5
+
+
+def test_iou_of_disjoint_touching_and_overlapping_boxes():
+    from kerfer.runtime.track import iou
+
+    a = (0, 0, 10, 10)
+    assert iou(a, a) == 1.0
+    assert iou(a, (20, 0, 10, 10)) == 0.0  # apart in x, level in y
+    assert iou(a, (0, 20, 10, 10)) == 0.0  # apart in y
+    assert iou(a, (10, 0, 10, 10)) == 0.0  # touching edges
+    assert iou(a, (5, 5, 10, 10)) == pytest.approx(25 / 175)
+    assert iou(a, (2, 3, 4, 4)) == pytest.approx(16 / 100)  # inside
+    assert iou((0, 0, 0, 0), (0, 0, 0, 0)) == 0.0  # no area: no overlap
+
+
+def test_smoother_matches_each_track_to_one_box_greedily():
+    from kerfer.runtime.track import Smoother
+
+    def ids(s, boxes):
+        return [tid for tid, _ in s.update(boxes, np.eye(len(boxes), 3))]
+
+    edge = Smoother(min_iou=0.5)
+    assert ids(edge, [(0, 0, 10, 10)]) == [0]
+    assert ids(edge, [(0, 0, 10, 5)]) == [0]  # IoU exactly min_iou: the same face
+    s = Smoother()
+    assert ids(s, [(0, 0, 10, 10)]) == [0]
+    assert ids(s, [(0, 0, 10, 10), (1, 0, 10, 10)]) == [0, 1]  # both overlap track 0: one gets it
+    # Box 0 best fits track 0, then track 1 (skipped: box 0 is taken); box 1 then gets track 1.
+    assert ids(s, [(0, 0, 10, 10), (3, 0, 10, 10)]) == [0, 1]
+    assert ids(s, [(0, 0, 10, 10), (40, 0, 10, 10)]) == [0, 2]  # no overlap: a new face
+
+
+def test_smoother_window_one_and_float32_output():
+    from kerfer.runtime.track import Smoother
+
+    s = Smoother(window=1)
+    s.update([(0, 0, 10, 10)], np.array([[1.0, 0.0]]))
+    ((_, p),) = s.update([(0, 0, 10, 10)], np.array([[0.25, 0.75]]))
+    assert p.dtype == np.float32 and p.tolist() == [0.25, 0.75]  # the latest frame alone
+
+
+def test_smoother_keeps_an_unseen_track_for_max_missed_frames():
+    from kerfer.runtime.track import Smoother
+
+    s = Smoother(window=5, max_missed=2)
+    box, far = (0, 0, 10, 10), (200, 200, 10, 10)
+    probs = np.array([[1.0, 0.0]])
+    s.update([box], probs)
+    s.update([box], probs)  # seen again: its missed count starts from 0
+    s.update([far], probs)
+    s.update([far], probs)  # unseen twice: kept
+    assert 0 in s.tracks
+    ((tid, _),) = s.update([box], np.array([[0.0, 1.0]]))
+    assert tid == 0
+    for _ in range(3):  # unseen three times: dropped, and a new face gets a new id
+        s.update([far], probs)
+    assert 0 not in s.tracks
+    ((tid, p),) = s.update([box], np.array([[0.0, 1.0]]))
+    assert tid != 0 and p.tolist() == [0.0, 1.0]

@@ -47,6 +47,7 @@ class Cfg:
         (dict[str, int], "an object {...}"),
         (Inner, "an object with keys a, b"),
         (bytes, "bytes"),
+        ("Later", "Later"),  # a forward reference: no __name__, its own text
     ],
 )
 def test_describe_names_each_kind_of_hint(hint, text):
@@ -89,6 +90,7 @@ def test_describe_names_each_kind_of_hint(hint, text):
         (object(), Any, True),
         (Inner(), Inner, True),
         ({"a": 1}, Inner, False),
+        (1, "Later", True),  # a hint it cannot check (a forward reference) lets the value through
     ],
 )
 def test_conforms_as_json_would_give_values(value, hint, ok):
