@@ -10,12 +10,12 @@ install:            ## install kerfer and its test tools into the current Python
 	$(PYTHON) -m pip install -e ".[test]"
 
 test:               ## the default test run (offline; CI runs it, then test-install)
-	$(PYTHON) -m pytest -q -n $(TEST_WORKERS) -m "not install"
+	$(PYTHON) -m pytest -q -n $(TEST_WORKERS) -m "not slow and not install"
 
 test-install:       ## the runtime-only install in a fresh venv (needs the package registry)
 	$(PYTHON) -m pytest -q -m install
 
-test-all:           ## every test: the default run and test-install in one process
+test-all:           ## every test: the default run and test-install in one process (no test is marked slow now)
 	$(PYTHON) -m pytest -q
 
 lint:
