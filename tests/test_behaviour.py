@@ -218,3 +218,40 @@ def test_smoother_keeps_an_unseen_track_for_max_missed_frames():
     assert 0 not in s.tracks
     ((tid, p),) = s.update([box], np.array([[0.0, 1.0]]))
     assert tid != 0 and p.tolist() == [0.0, 1.0]
+
+
+def test_predict_batches_keeps_order_batch_size_and_tta():
+    from kerfer.evaluation import predict_batches
+
+    calls = []
+
+    def predict(batch, tta=False):
+        calls.append((len(batch), tta))
+        return np.stack([batch[:, 0, 0, 0] + (0.5 if tta else 0.0), -batch[:, 0, 0, 0]], axis=1)
+
+    images = np.arange(5, dtype=np.float32).reshape(5, 1, 1, 1)
+    out = predict_batches(predict, images, batch_size=2)
+    assert calls == [(2, False), (2, False), (1, False)]
+    np.testing.assert_array_equal(out, np.stack([np.arange(5), -np.arange(5)], axis=1))
+    calls.clear()
+    out = predict_batches(predict, images, batch_size=256, tta=True)
+    assert calls == [(5, True)]
+    np.testing.assert_array_equal(out[:, 0], np.arange(5) + 0.5)
+    assert predict_batches(predict, images[:0]).shape == (0, 0)
+
+
+def test_report_to_dict_is_plain_json():
+    import json
+
+    rep = classification_report(np.array([0, 1, 1]), np.eye(2)[[0, 1, 0]], ("x", "y"))
+    d = json.loads(json.dumps(rep.to_dict()))
+    assert d == {
+        "accuracy": 2 / 3,
+        "per_class": {
+            "x": {"precision": 0.5, "recall": 1.0, "f1": 2 / 3, "support": 1},
+            "y": {"precision": 1.0, "recall": 0.5, "f1": 2 / 3, "support": 2},
+        },
+        "confusion": [[1, 0], [1, 1]],
+        "class_names": ["x", "y"],
+    }
+    assert isinstance(rep.to_dict()["per_class"]["x"]["support"], int)
