@@ -59,11 +59,12 @@ def main() -> int:
     for mod, c in sorted(counts.items()):
         killed = c["killed"] + c["timeout"]
         alive = c["survived"] + c["no tests"]
-        score = killed / (killed + alive) if killed + alive else 1.0
-        bad += score < TARGET and "not scored" not in mod
+        score = killed / (killed + alive) if killed + alive else None
+        bad += score is not None and score < TARGET and "not scored" not in mod
+        shown = "not run" if score is None else f"{score:6.1%}"
         print(
-            f"{mod:32} {sum(c.values()):7} {c['killed']:6} {c['timeout']:7} {c['survived']:8} "
-            f"{c['no tests']:8} {c['equivalent']:5} {score:6.1%}"
+            f"{mod:36} {sum(c.values()):7} {c['killed']:6} {c['timeout']:7} {c['survived']:8} "
+            f"{c['no tests']:8} {c['equivalent']:5} {c['not checked']:7} {shown}"
         )
     if survivors:
         print("\nnot killed (mutmut show NAME):", *survivors, sep="\n  ")
