@@ -4,7 +4,7 @@ SHARED ?= ../shared
 # pytest-xdist workers for the default run (README, "Installs": 12.2 min in 2 workers vs 21.6 in one on 2 cores)
 TEST_WORKERS ?= 2
 
-.PHONY: install install-dev test test-install test-all lint bench bench-parse bench-train
+.PHONY: install install-dev test test-install test-all lint mutate bench bench-parse bench-train
 
 install:            ## install kerfer and its test tools into the current Python
 	$(PYTHON) -m pip install -e ".[test]"
@@ -15,12 +15,16 @@ test:               ## the default test run (offline; CI runs it, then test-inst
 test-install:       ## the runtime-only install in a fresh venv (needs the package registry)
 	$(PYTHON) -m pytest -q -m install
 
-test-all:           ## every test, the slow ones on the real data too
+test-all:           ## every test: the default run and test-install in one process (no test is marked slow now)
 	$(PYTHON) -m pytest -q
 
 lint:
 	$(PYTHON) -m ruff check kerfer tests benchmarks
 	$(PYTHON) -m ruff format --check kerfer tests benchmarks
+
+mutate:             ## mutation testing (mutmut, pip install ".[mutate]") of the fast modules; scores per module
+	$(PYTHON) -m mutmut run || true
+	$(PYTHON) tools/mutation_scores.py
 
 bench: bench-parse bench-train
 

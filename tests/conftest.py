@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -9,7 +10,15 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # The parse cache of the test session lives in a temporary folder, never in the user's ~/.cache.
-os.environ["KERFER_CACHE_DIR"] = tempfile.mkdtemp(prefix="kerfer-test-cache-")
+# The process that starts the run makes it (the xdist controller, or pytest without -n) and
+# removes it at the end; xdist workers inherit it, so the shared CSV is parsed once per run, not
+# once per worker.
+_OWN_CACHE = not (os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("KERFER_TEST_CACHE_DIR"))
+if _OWN_CACHE:
+    os.environ["KERFER_TEST_CACHE_DIR"] = tempfile.mkdtemp(prefix="kerfer-test-cache-")
+os.environ["KERFER_CACHE_DIR"] = os.environ["KERFER_TEST_CACHE_DIR"]
+# Hypothesis' examples and caches go there too, not into a .hypothesis/ in the working directory.
+os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = os.path.join(os.environ["KERFER_TEST_CACHE_DIR"], "hypothesis")
 sys.path.insert(0, str(Path(__file__).parent))
 
 from fakedata import tiny_fer_csv  # noqa: E402
@@ -22,6 +31,27 @@ MEDIA = SHARED / "media"
 
 needs_fer = pytest.mark.skipif(not FER_CSV.exists(), reason=f"{FER_CSV} absent")
 needs_media = pytest.mark.skipif(not MEDIA.exists(), reason=f"{MEDIA} absent")
+CHECKOUT_SOURCES = ("kerfer", "setup.cfg", "pyproject.toml", "README.md")
+"""What a pip install or build of the checkout reads."""
+
+
+def pytest_unconfigure(config):
+    if _OWN_CACHE:
+        shutil.rmtree(os.environ["KERFER_TEST_CACHE_DIR"], ignore_errors=True)
+
+
+def copy_checkout(dest: Path) -> Path:
+    """The files a pip install of the checkout reads, without build leftovers or caches: a
+    build from here leaves no ``build/`` or ``*.egg-info`` in the checkout, and no stale
+    ``build/lib`` there can hide a packaging mistake."""
+    dest.mkdir()
+    for name in CHECKOUT_SOURCES:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(src, dest / name)
+    return dest
 
 
 @pytest.fixture

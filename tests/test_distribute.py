@@ -58,15 +58,30 @@ def test_validation_batches_leave_no_replica_unequal_first_or_empty_last():
 
 
 def _free_ports(n: int) -> list[int]:
+    """``n`` ports that are free now, below the kernel's ephemeral range: a port the OS hands out
+    for ``bind(0)`` or an outgoing connection (another test, another xdist worker) can be taken
+    between our check and the workers' own bind; one below that range is only taken on purpose."""
+    import random
     import socket
 
-    socks = [socket.socket() for _ in range(n)]
-    for sock in socks:
-        sock.bind(("127.0.0.1", 0))
-    ports = [sock.getsockname()[1] for sock in socks]
-    for sock in socks:
-        sock.close()
-    return ports
+    try:
+        low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    ports: list[int] = []
+    for port in random.Random().sample(range(max(1024, low - 12000), low), 200):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        ports.append(port)
+        if len(ports) == n:
+            return ports
+    raise RuntimeError(f"no {n} free ports below {low}")
+
+
+BIND_FAILED = ("Address already in use", "Could not start gRPC server", "Failed to add port")
 
 
 def test_multiworker_trains_two_processes_in_sync(tmp_path):
@@ -79,21 +94,25 @@ def test_multiworker_trains_two_processes_in_sync(tmp_path):
     from kerfer.modelio import load_keras_model
 
     csv, *_ = tiny_fer_csv(tmp_path / "fer.csv", n=140)
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
-    procs = []
-    for i in range(2):
-        env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})}
-        cmd = [sys.executable, "-m", "kerfer.cli", "train", "--csv", str(csv), "--strategy", "multiworker"]
-        cmd += ["--epochs", "2", "--batch-size", "32", "--no-augment", "--arch-option", "widths=[8,16,16,32]"]
-        cmd += ["--arch-option", "stem_filters=4", "--out", str(tmp_path / f"worker{i}")]
-        procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-    outs = [p.communicate(timeout=300)[0] for p in procs]
+    for attempt in range(3):  # a port taken between the check and the bind: new ports, new runs
+        cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
+        runs = tmp_path / f"try{attempt}"
+        procs = []
+        for i in range(2):
+            env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})}
+            cmd = [sys.executable, "-m", "kerfer.cli", "train", "--csv", str(csv), "--strategy", "multiworker"]
+            cmd += ["--epochs", "2", "--batch-size", "32", "--no-augment", "--arch-option", "widths=[8,16,16,32]"]
+            cmd += ["--arch-option", "stem_filters=4", "--out", str(runs / f"worker{i}")]
+            procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        outs = [p.communicate(timeout=300)[0] for p in procs]
+        if not any(p.returncode and any(m in out for m in BIND_FAILED) for p, out in zip(procs, outs)):
+            break
     for p, out in zip(procs, outs):
         assert p.returncode == 0, out[-3000:]
     assert "Epoch 2/2" in outs[0]
-    hist = read_history(tmp_path / "worker0" / "history.csv")
+    hist = read_history(runs / "worker0" / "history.csv")
     assert hist["epoch"] == [1, 2] and 0 <= hist["val_accuracy"][-1] <= 1
-    a, b = (load_keras_model(tmp_path / f"worker{i}" / "last.keras") for i in range(2))
+    a, b = (load_keras_model(runs / f"worker{i}" / "last.keras") for i in range(2))
     # gradients are all-reduced: the trainable weights match exactly (BatchNorm's moving statistics
     # are each worker's own estimate)
     for wa, wb in zip(a.trainable_weights, b.trainable_weights):

@@ -103,8 +103,15 @@ def test_trains_and_resumes_under_mixed_precision(runs, policy, arch):
 def test_exports_every_tflite_kind_and_int8_predicts(runs, policy, arch, tmp_path):
     from kerfer.evaluation import evaluate
     from kerfer.exporting import export
+    from kerfer.runtime import Classifier
 
-    run, _ = runs.get(policy, arch)
+    trained, _ = runs.get(policy, arch)
+    x = _public_test_images(runs.csv)
+    # A 2-epoch tiny model's probabilities sit within 0.004-0.04 of uniform, less than int8's
+    # output step (1/256) for some: a model that always says 1/7 would pass any tolerance that
+    # fits. The export is tested on the same model with its logits scaled (the head's kernel and
+    # bias), which keeps every layer and dtype but moves the probabilities 0.15-0.45 from uniform.
+    run = _sharpened(trained, tmp_path / "sharp", x)
     keras_acc = evaluate(run, csv=runs.csv, split="PublicTest", out_dir=tmp_path / "eval").plain.accuracy
     out = tmp_path / "export"
     result = export(
@@ -115,17 +122,37 @@ def test_exports_every_tflite_kind_and_int8_predicts(runs, policy, arch, tmp_pat
     assert parity.loc["keras", "accuracy"] == pytest.approx(keras_acc)
     for kind in ("saved_model", "tflite_float32", "tflite_float16", "tflite_dynamic"):
         assert parity.loc[kind, "agreement_with_keras"] >= 0.95, parity
-    # A 2-epoch tiny model's probabilities are nearly uniform, so top-1 agreement says little
-    # about int8: compare the probabilities themselves with the float32 Keras model's.
-    from kerfer.runtime import Classifier
-
-    x = _public_test_images(runs.csv)
     reference = Classifier(run).predict_faces(x)
+    signal = reference - 1 / 7
+    spread = np.abs(signal).max()
+    assert spread > 0.1, spread
     for kind in TFLITE_KINDS:
         probs = Classifier(out / f"model_{kind}.tflite").predict_faces(x)
-        assert np.abs(probs - reference).max() < (0.05 if kind == "int8" else 0.01), kind
+        # Measured (2026-12-03): int8 errs by 0.03-0.41 of the spread, its deviations from uniform
+        # correlate >= 0.98 with the reference; a constant 1/7 errs by the spread, correlates not at all.
+        tol, min_corr = (0.5, 0.9) if kind == "int8" else (0.1, 0.99)
+        assert np.abs(probs - reference).max() < tol * spread, kind
+        assert np.corrcoef((probs - 1 / 7).ravel(), signal.ravel())[0, 1] > min_corr, kind
     assert json.loads((out / "labels.json").read_text())["input_size"] == 48
     _int8_classifies_a_photo(out / "model_int8.tflite", tmp_path)
+
+
+def _sharpened(run: Path, dest: Path, x: np.ndarray) -> Path:
+    """A copy of ``run`` whose head's logits are scaled so that its largest distance from a
+    uniform output on ``x`` is about 0.3 (argmax unchanged: the same model, more decided)."""
+    import shutil
+
+    from kerfer.modelio import load_keras_model
+    from kerfer.runtime import Classifier
+
+    spread = np.abs(Classifier(run).predict_faces(x) - 1 / 7).max()
+    model = load_keras_model(run / "best.keras")
+    head = model.get_layer("head_logits")
+    kernel, bias = head.get_weights()
+    head.set_weights([kernel * (0.3 / spread), bias * (0.3 / spread)])
+    shutil.copytree(run, dest, ignore=shutil.ignore_patterns("backup*", "*.keras"))
+    model.save(dest / "best.keras")
+    return dest
 
 
 def _public_test_images(csv: Path) -> np.ndarray:

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT, needs_fer
+from conftest import copy_checkout, needs_fer
 from fakedata import make_images
 
 import kerfer
@@ -265,13 +265,14 @@ def test_freeze_without_init_from_is_refused(tmp_path):
 
 
 def test_float_weights_are_in_the_wheel(tmp_path):
+    src = copy_checkout(tmp_path / "src")  # built from a copy: no build/ or egg-info left in the checkout
     r = subprocess.run(
         [
             sys.executable,
             "-m",
             "pip",
             "wheel",
-            str(ROOT),
+            str(src),
             "--no-deps",
             "--no-build-isolation",
             "-q",

@@ -9,29 +9,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import MEDIA, ROOT, needs_media
+from conftest import MEDIA, copy_checkout, needs_media
 
-pytestmark = [pytest.mark.install, needs_media]
-
-SOURCES = ("kerfer", "setup.cfg", "pyproject.toml", "README.md")
-
-
-def _copy_checkout(dest: Path) -> Path:
-    """The files a pip install of the checkout reads, without build leftovers or caches."""
-    dest.mkdir()
-    for name in SOURCES:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        else:
-            shutil.copy2(src, dest / name)
-    return dest
+pytestmark = pytest.mark.install
 
 
 def _env() -> dict[str, str]:
@@ -46,7 +31,7 @@ def _run(args: list[str], cwd: Path, timeout: int = 300) -> subprocess.Completed
 @pytest.fixture(scope="module")
 def runtime_venv(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("runtime")
-    src = _copy_checkout(root / "src")
+    src = copy_checkout(root / "src")
     venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, env=_env(), timeout=120)
     pip = _run([str(venv / "bin/python"), "-m", "pip", "install", str(src)], root, timeout=900)
@@ -63,6 +48,7 @@ def test_runtime_install_has_no_tensorflow(runtime_venv, tmp_path):
     assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr
 
 
+@needs_media
 def test_runtime_install_predicts_a_photo(runtime_venv, tmp_path):
     out = _run([str(runtime_venv / "bin/kerfer"), "predict", str(MEDIA / "two_people.jpg"), "--json"], tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
@@ -72,6 +58,7 @@ def test_runtime_install_predicts_a_photo(runtime_venv, tmp_path):
         assert abs(sum(face["probs"].values()) - 1) < 0.01 and face["label"] in face["probs"]
 
 
+@needs_media
 def test_runtime_install_runs_live_headless(runtime_venv, tmp_path):
     jsonl = tmp_path / "faces.jsonl"
     args = ["live", "--source", str(MEDIA / "test.mp4"), "--headless", "--output", str(jsonl)]

@@ -17,10 +17,15 @@ def test_row_counts_per_split(shared_table):
     assert shared_table.images.shape == (32298, 48, 48, 1)
 
 
-def test_training_label_histogram_matches_published_counts(shared_table):
-    published = np.array([3995, 436, 4097, 7215, 4830, 3171, 4965])
-    counts = np.bincount(shared_table.select("Training").labels, minlength=7)
-    assert np.all(np.abs(counts - published) <= 3), counts
+def test_label_histograms_are_the_shared_copys_exact_counts(shared_table):
+    # The copy's own counts, exactly: a parser that moves one label between classes fails. They
+    # differ from the published Training counts [3995, 436, 4097, 7215, 4830, 3171, 4965] by at
+    # most 3 rows (../shared/README.md: rebuilt from public dumps); PublicTest's are the published ones.
+    counts = {s: np.bincount(shared_table.select(s).labels, minlength=7).tolist() for s in ("Training", "PublicTest")}
+    assert counts == {
+        "Training": [3997, 436, 4098, 7215, 4830, 3171, 4962],
+        "PublicTest": [467, 56, 496, 895, 653, 415, 607],
+    }
 
 
 def test_private_test_is_withheld_and_said_so(shared_table):

@@ -198,9 +198,13 @@ def test_init_from_a_previous_run(tmp_path):
     assert r.exit_code == 0, r.output
     a = keras.saving.load_model(first / "best.keras")
     b = keras.saving.load_model(second / "last.keras")
-    x = np.full((2, 48, 48, 1), 100.0, "float32")
-    # With a zero learning rate only BatchNorm statistics move: predictions stay close to the start.
-    assert np.abs(a.predict(x, verbose=0) - b.predict(x, verbose=0)).max() < 0.2
+    # With a zero learning rate (AdamW's decay is scaled by it too) no trainable weight moves:
+    # the second run ends with exactly the first run's kernels, biases and BatchNorm scales.
+    # Only the BatchNorm moving statistics, which are not trained, may change.
+    assert len(a.trainable_weights) == len(b.trainable_weights) > 10
+    for wa, wb in zip(a.trainable_weights, b.trainable_weights):
+        assert wa.path == wb.path
+        np.testing.assert_array_equal(np.asarray(wa), np.asarray(wb), err_msg=wa.path)
 
 
 def test_atomic_writes_have_normal_permissions(tmp_path):

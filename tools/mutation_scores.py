@@ -1,0 +1,75 @@
+"""Per-module mutation scores from the last ``mutmut run`` (``make mutate`` prints them).
+
+    .venv/bin/python tools/mutation_scores.py
+
+Reads ``mutmut results --all true``; a mutant listed in ``EQUIVALENT`` (it cannot change
+behaviour: the reason beside it) is left out of the score. Score = killed / (killed +
+survived), where killed counts mutants a test failed on or that ran past mutmut's timeout, and
+"no tests" are mutants in functions that the selected tests never call (they count as survived).
+Exits 1 when a module is under :data:`TARGET`.
+"""
+
+from __future__ import annotations
+
+import collections
+import re
+import subprocess
+import sys
+
+TARGET = 0.85
+
+EQUIVALENT: dict[str, str] = {
+    "kerfer.evaluation.x_classification_report__mutmut_26": "astype(None) is astype(float64), as astype(float) is",
+    "kerfer.runtime.track.xǁSmootherǁupdate__mutmut_32": "Track.track_id is never read; update returns the dict key",
+    "kerfer.runtime.track.xǁSmootherǁupdate__mutmut_33": "the new track's box is set on the next line",
+}
+
+
+METRICS = ("x_classification_report", "x_predict_batches", "xǁReportǁto_dict")
+"""evaluation's metric functions; the rest of it (``evaluate``, its loaders and output files)
+needs a trained model and is covered by the training tests, too slow to run per mutant."""
+
+
+def module(name: str) -> str:
+    mod, func = re.match(r"(.*)\.(x[^.]*?)__mutmut_\d+$", name).groups()
+    if mod == "kerfer.evaluation":
+        return mod + (" (metrics)" if func in METRICS else " (rest, not scored)")
+    return mod
+
+
+def main() -> int:
+    out = subprocess.run(
+        [sys.executable, "-m", "mutmut", "results", "--all", "true"], capture_output=True, text=True, check=True
+    ).stdout
+    counts: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    survivors = []
+    for line in out.splitlines():
+        if ":" not in line:
+            continue
+        name, status = (s.strip() for s in line.rsplit(":", 1))
+        if name in EQUIVALENT:
+            status = "equivalent"
+        elif status in ("survived", "no tests") and "not scored" not in module(name):
+            survivors.append(f"{name}: {status}")
+        counts[module(name)][status] += 1
+    bad = 0
+    print(
+        f"{'module':32} {'mutants':>7} {'killed':>6} {'timeout':>7} {'survived':>8} {'no tests':>8} {'equiv':>5} score"
+    )
+    for mod, c in sorted(counts.items()):
+        killed = c["killed"] + c["timeout"]
+        alive = c["survived"] + c["no tests"]
+        score = killed / (killed + alive) if killed + alive else None
+        bad += score is not None and score < TARGET and "not scored" not in mod
+        shown = "not run" if score is None else f"{score:6.1%}"
+        print(
+            f"{mod:36} {sum(c.values()):7} {c['killed']:6} {c['timeout']:7} {c['survived']:8} "
+            f"{c['no tests']:8} {c['equivalent']:5} {c['not checked']:7} {shown}"
+        )
+    if survivors:
+        print("\nnot killed (mutmut show NAME):", *survivors, sep="\n  ")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
