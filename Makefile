@@ -4,18 +4,21 @@ SHARED ?= ../shared
 # pytest-xdist workers for the default run (README, "Installs": 12.2 min in 2 workers vs 21.6 in one on 2 cores)
 TEST_WORKERS ?= 2
 
-.PHONY: install install-dev test test-install test-all lint mutate bench bench-parse bench-train
+.PHONY: install install-dev test test-install test-pi test-all lint mutate bench bench-parse bench-train
 
 install:            ## install kerfer and its test tools into the current Python
 	$(PYTHON) -m pip install -e ".[test]"
 
 test:               ## the default test run (offline; CI runs it, then test-install)
-	$(PYTHON) -m pytest -q -n $(TEST_WORKERS) -m "not slow and not install"
+	$(PYTHON) -m pytest -q -n $(TEST_WORKERS) -m "not slow and not install and not pi"
 
 test-install:       ## the runtime-only install in a fresh venv (needs the package registry)
 	$(PYTHON) -m pytest -q -m install
 
-test-all:           ## every test: the default run and test-install in one process (no test is marked slow now)
+test-pi:            ## kerfer on an emulated 64-bit Raspberry Pi OS Lite vs this machine (root, network; cached image)
+	$(PYTHON) -m pytest -q -m pi
+
+test-all:           ## every test: the default run, test-install and test-pi in one process (no test is marked slow now)
 	$(PYTHON) -m pytest -q
 
 lint:

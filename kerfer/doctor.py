@@ -332,7 +332,7 @@ def detect_every_advice(detect_ms: float, classify_ms: float, fps: float = 30.0,
                 f"--detect-every {k} keeps {faces} face at {fps:.0f} fps (~{frame_ms:.1f} ms of {period:.0f} per frame)"
             )
     frame_ms = faces * classify_ms + detect_ms / 4
-    return f"this CPU cannot keep {fps:.0f} fps; --detect-every 4 gives ~{1000 / frame_ms:.0f} fps at {faces} face"
+    return f"this CPU cannot keep {fps:.0f} fps; --detect-every 4 gives ~{1000 / frame_ms:.2g} fps at {faces} face"
 
 
 def check_pipeline_speed(seconds: float = 2.0) -> Check:

@@ -57,3 +57,21 @@ def test_public_api_names_stay_functions():
     for name in ("train", "evaluate", "export", "load_fer2013", "build_model", "list_architectures"):
         assert callable(getattr(kerfer, name)) and not isinstance(getattr(kerfer, name), type(kerfer)), name
     assert kerfer.Classifier.__name__ == "Classifier"
+
+
+def test_readme_pi_commands_are_what_make_test_pi_runs():
+    """Every command of README's Raspberry Pi block runs, verbatim (less sudo), inside the emulated
+    Pi (tests/pi/inside.sh), so the tested install is the documented one."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("### Raspberry Pi", 1)[1].split("\n## ", 1)[0]
+    block = re.findall(r"```bash\n(.*?)```", section, flags=re.S)[0]
+    commands = [
+        part.strip().removeprefix("sudo ")
+        for line in block.splitlines()
+        for part in line.split("#", 1)[0].split("&&")
+        if part.strip()
+    ]
+    assert len(commands) == 4, commands
+    inside = (ROOT / "tests" / "pi" / "inside.sh").read_text()
+    for command in commands:
+        assert command in inside, command

@@ -108,7 +108,7 @@ def test_detect_every_advice_is_the_smallest_k_that_fits_the_frame_period():
     assert detect_every_advice(40.0, 3.0).startswith("--detect-every 2 keeps 1 face at 30 fps (~23.0 ms")
     assert detect_every_advice(10.0, 1.0).startswith("--detect-every 1 ")
     assert detect_every_advice(200.0, 1.0).startswith("--detect-every 7 ")  # 1 + 200/7 = 29.6 ms
-    assert detect_every_advice(400.0, 40.0).startswith("this CPU cannot keep 30 fps; --detect-every 4 gives ~7 fps")
+    assert detect_every_advice(400.0, 40.0).startswith("this CPU cannot keep 30 fps; --detect-every 4 gives ~7.1 fps")
 
 
 def test_xnnpack_is_seen_in_the_prepared_graph():
