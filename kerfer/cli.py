@@ -955,10 +955,24 @@ def _is_stream(source: str | None) -> bool:
 
 
 def _command_line() -> str:
-    """The command as typed, for the report to say what made it."""
+    """The command as it was given (the options typed, in their canonical spelling), for the report
+    to say what made it; built from click's parse, so it is right however kerfer was started."""
     import shlex
 
-    return "kerfer " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    ctx = click.get_current_context()
+    words = ["kerfer", ctx.info_name or ""]
+    for param in ctx.command.params:
+        if ctx.get_parameter_source(param.name) != click.core.ParameterSource.COMMANDLINE:
+            continue
+        value = ctx.params[param.name]
+        if isinstance(param, click.Argument):
+            words += [str(v) for v in (value if isinstance(value, (tuple, list)) else [value])]
+        elif getattr(param, "is_flag", False):
+            flag = param.opts[0] if value else (param.secondary_opts or param.opts)[0]
+            words.append(flag)
+        else:
+            words += [param.opts[0], str(value)]
+    return " ".join(shlex.quote(w) for w in words)
 
 
 def _write_report(log, out_dir, video=None) -> None:

@@ -77,9 +77,9 @@ class Records(list):
         return pd.DataFrame(cols)
 
     def tracks(self) -> dict[int, list[FaceRecord]]:
-        """Records by track id, each in time order."""
+        """Records by track id, each in time order; tracks in the order they first appear."""
         out: dict[int, list[FaceRecord]] = {}
-        for r in sorted(self, key=lambda r: (r.time_s, r.frame)):
+        for r in sorted(self, key=lambda r: (r.time_s, r.frame, r.track)):
             out.setdefault(r.track, []).append(r)
         return out
 
