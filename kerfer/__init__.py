@@ -29,6 +29,9 @@ _API = {
     "HaarDetector": "kerfer.runtime.detect",
     "crop_dataset": "kerfer.runtime.cropping",
     "FER2013_CLASSES": "kerfer.labels",
+    "analyze_video": "kerfer.report",
+    "timeline": "kerfer.report",
+    "read_records": "kerfer.report",
 }
 
 __all__ = sorted(_API)
@@ -40,6 +43,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from kerfer.exporting import export  # noqa: F401
     from kerfer.labels import FER2013_CLASSES  # noqa: F401
     from kerfer.models import build_model, list_architectures  # noqa: F401
+    from kerfer.report import analyze_video, read_records, timeline  # noqa: F401
     from kerfer.runtime import Classifier  # noqa: F401
     from kerfer.runtime.blazeface import BlazeFaceDetector  # noqa: F401
     from kerfer.runtime.cropping import crop_dataset  # noqa: F401

@@ -22,7 +22,16 @@ from kerfer.kit import (
     missing_training_packages,
     require_training_kit,
 )
-from kerfer.options import DETECT_EVERY, MAX_MARGIN, MIN_DETECT_SIZE, MIN_FRAMES, SMOOTH
+from kerfer.options import (
+    DETECT_EVERY,
+    MAX_MARGIN,
+    MIN_DETECT_SIZE,
+    MIN_FRAMES,
+    RECONNECT_S,
+    REPORT_MIN_TRACK_S,
+    SMOOTH,
+    STALL_S,
+)
 from kerfer.syslibs import NATIVE_MODULES, missing_library_message
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -795,6 +804,27 @@ def _predict_record(r, names) -> dict[str, Any]:
 @click.option("--output", type=click.Path(dir_okay=False), help="Per-frame results: .jsonl (JSON lines) or .csv.")
 @click.option("--save-video", type=click.Path(dir_okay=False), help="Write the annotated video (.mp4).")
 @click.option("--max-frames", type=click.IntRange(min=MIN_FRAMES), help="Stop after N frames (1 or more).")
+@click.option(
+    "--realtime",
+    is_flag=True,
+    help="Play --source FILE at its own frame rate, as a camera would give it: frames that arrive while one "
+    "is processed are dropped and counted, latency is measured. Without it every frame of a file is processed.",
+)
+@click.option(
+    "--reconnect",
+    is_flag=True,
+    help=f"A camera or stream that goes (unplugged, network) is reopened every {RECONNECT_S:g} s; "
+    f"without it the run ends with one line and its summary (also after {STALL_S:g} s without a frame).",
+)
+@click.option("--width", type=click.IntRange(min=1), help="Ask the camera for this frame width (it says what it gave).")
+@click.option("--height", type=click.IntRange(min=1), help="Ask the camera for this frame height.")
+@click.option("--fps", type=click.FloatRange(min=0, min_open=True), help="Ask the camera for this frame rate.")
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(file_okay=False),
+    help="Also write the emotion timeline report (timeline.png, summary.csv, report.html) into this folder.",
+)
 @_overlay_option("in the window and the --save-video file")
 @detector_options(tta_default=LIVE_TTA)
 @_fail_cleanly
@@ -809,6 +839,12 @@ def live(
     output,
     save_video,
     max_frames,
+    realtime,
+    reconnect,
+    width,
+    height,
+    fps,
+    report_dir,
     overlay,
     model_path,
     unsafe,
@@ -819,21 +855,33 @@ def live(
 
     q or Esc quits the window. --headless runs without a screen and prints a summary.
 
+    Cameras and streams are read in their own thread and only the newest frame is processed, so
+    the picture never lags behind the camera; the summary says how many frames were captured,
+    processed and dropped, and the latency from capture to result (also in --output).
+
     \b
     Examples:
       kerfer live                                  # webcam 0, shipped model
       kerfer live --picamera --detect-every 3      # Raspberry Pi
       kerfer live --source clip.mp4 --headless --output faces.jsonl --save-video out.mp4
       kerfer live --overlay emoji                  # an emoji beside each face
+      kerfer live --width 1280 --height 720 --fps 30 --reconnect
+      kerfer live --source clip.mp4 --headless --realtime   # as if the clip were a camera
+      kerfer live --source clip.mp4 --headless --output faces.csv --report report/
     """
     from kerfer.paths import shown
     from kerfer.runtime.live import run_live
-    from kerfer.runtime.video import SourceError, check_source, open_source
+    from kerfer.runtime.video import CameraRequest, SourceError, check_source, open_source
 
     try:
         check_source(camera, source, picamera, names={n: f"--{n}" for n in ("camera", "source", "picamera")})
     except ValueError as e:
         raise click.UsageError(str(e)) from None
+    request = CameraRequest(width, height, fps)
+    if request and source is not None:
+        raise click.UsageError("--width/--height/--fps ask a camera for a mode: a --source video has its own")
+    if realtime and source is None:
+        raise click.UsageError("--realtime plays a --source FILE like a camera: a camera is real time already")
     if not headless:
         from kerfer.doctor import check_display
 
@@ -842,13 +890,30 @@ def live(
             raise KerferError(
                 f"no display to show a window on ({display.detail}): add --headless, with --output or --save-video"
             )
+    if report_dir is not None:
+        from kerfer.paths import refuse_overwriting_inputs
+        from kerfer.report import REPORT_FILES
+
+        refuse_overwriting_inputs(  # before the run, not after it
+            {f"the report's {v}": Path(report_dir) / v for v in REPORT_FILES.values()},
+            {"the video (--source)": source, "the results log (--output)": output},
+        )
     pipe = _pipeline(model_path, unsafe, margin, **det)
     try:
-        frames, fps, name = open_source(camera, source, picamera)
+        frames, fps, name = open_source(
+            camera, source, picamera, request=request, realtime=realtime, reconnect=reconnect
+        )
     except SourceError as e:
         raise KerferError(str(e)) from e
     if mirror is None:
         mirror = source is None
+    log = output
+    tmp = None
+    if report_dir is not None and output is None:  # the report reads the results log: keep one aside
+        import tempfile
+
+        tmp = tempfile.TemporaryDirectory(prefix="kerfer-live-")
+        log = os.path.join(tmp.name, "faces.jsonl")
     summary = run_live(
         frames,
         pipe,
@@ -856,24 +921,108 @@ def live(
         detect_every=detect_every,
         mirror=mirror,
         show=not headless,
-        output=output,
+        output=log,
         save_video=save_video,
         video_fps=fps,
         max_frames=max_frames,
         overlay=overlay,
+        progress=headless and source is not None and not realtime and not _is_stream(source),
     )
     d = summary.to_dict()
     if not d["frames"]:
         raise KerferError(
-            f"{shown(name)}: no frame could be read ({d['failed_frames']} failed): "
+            summary.ended
+            or f"{shown(name)}: no frame could be read ({d['failed_frames']} failed): "
             "the video is empty, or none of its frames decodes"
         )
     click.echo(
         f"{shown(name)}: {d['frames']} frames in {d['seconds']:.1f} s = {d['fps']:.1f} fps; "
         f"{d['faces']} faces ({d['faces_per_frame']:.2f}/frame); failed frames {d['failed_frames']}"
     )
+    if summary.captured is not None:
+        click.echo(
+            f"captured {d['captured']}, processed {d['frames']}, dropped {d['dropped']} ({d['drop_rate']:.0%}); "
+            f"latency capture→result median {d['latency_ms_median']:.0f} ms, p95 {d['latency_ms_p95']:.0f} ms"
+            + (f"; reconnected {d['reconnects']}x" if d["reconnects"] else "")
+        )
     if d["labels"]:
         click.echo("labels: " + ", ".join(f"{k} {v}" for k, v in d["labels"].items()))
+    if report_dir is not None:
+        try:
+            _write_report(log, report_dir, video=source)
+        finally:
+            if tmp is not None:
+                tmp.cleanup()
+    if summary.ended:
+        raise KerferError(summary.ended)
+
+
+def _is_stream(source: str | None) -> bool:
+    return source is not None and "://" in source
+
+
+def _command_line() -> str:
+    """The command as it was given (the options typed, in their canonical spelling), for the report
+    to say what made it; built from click's parse, so it is right however kerfer was started."""
+    import shlex
+
+    ctx = click.get_current_context()
+    words = ["kerfer", ctx.info_name or ""]
+    for param in ctx.command.params:
+        if ctx.get_parameter_source(param.name) != click.core.ParameterSource.COMMANDLINE:
+            continue
+        value = ctx.params[param.name]
+        if isinstance(param, click.Argument):
+            words += [str(v) for v in (value if isinstance(value, (tuple, list)) else [value])]
+        elif getattr(param, "is_flag", False):
+            flag = param.opts[0] if value else (param.secondary_opts or param.opts)[0]
+            words.append(flag)
+        else:
+            words += [param.opts[0], str(value)]
+    return " ".join(shlex.quote(w) for w in words)
+
+
+def _write_report(log, out_dir, video=None) -> None:
+    """``report`` and ``live --report``: the files, then one line naming the page."""
+    from kerfer.paths import shown
+    from kerfer.report import read_records, write_report
+
+    records = read_records(log)
+    result = write_report(records, out_dir, video=video, command=_command_line(), inputs={"the results log": log})
+    kept = len(result.tracks)
+    click.echo(
+        f"report: {shown(result.files['html'])} ({kept} track{'s' if kept != 1 else ''}"
+        + (f", {result.left_out} short ones left out" if result.left_out else "")
+        + ")"
+    )
+    if result.missing:
+        click.echo(result.missing, err=True)
+
+
+_REPORT_HELP = """Emotion timeline report from a `kerfer live --output` log (.csv or .jsonl).
+
+    Writes timeline.png (each tracked face's emotions over video time, with its top emotion and,
+    with --video, its thumbnail), summary.csv (per track: first/last time, frames, share of time
+    and mean probability per emotion, dominant emotion) and report.html (one self-contained page).
+    Tracks seen for less than {min_s:g} s are flicker: left out and counted.
+
+    \b
+    Examples:
+      kerfer live --source talk.mp4 --headless --output faces.csv
+      kerfer report faces.csv --video talk.mp4 --out report/
+"""
+
+
+@main.command(context_settings=CONTEXT, help=_REPORT_HELP.format(min_s=REPORT_MIN_TRACK_S))
+@click.argument("log", type=click.Path(dir_okay=False))
+@click.option(
+    "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder for the report's files."
+)
+@click.option("--video", type=click.Path(dir_okay=False), help="The video the log came from: adds face thumbnails.")
+@_fail_cleanly
+def report(log, out_dir, video):
+    """A thin layer over :func:`kerfer.report.write_report` (help: ``_REPORT_HELP``)."""
+    _write_report(log, out_dir, video=video)
 
 
 @main.command(context_settings=CONTEXT)

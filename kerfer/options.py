@@ -18,3 +18,19 @@ DETECT_EVERY = 2
 
 MIN_FRAMES = 1
 """The least ``--smooth``, ``--detect-every`` and ``--max-frames`` accept: 0 or less means nothing."""
+
+STALL_S = 5.0
+"""``live``: a camera or stream that gives no frame for this many seconds has gone (unplugged,
+the network dropped): the run ends with one line and its summary, or waits for it with ``--reconnect``."""
+
+RECONNECT_S = 1.0
+"""``live --reconnect``: seconds between attempts to reopen a camera or stream that has gone."""
+
+CAMERA_RETRIES = 5
+"""Failed camera reads in a row before the camera is taken to have gone (one can fail in a busy USB bus)."""
+
+REPORT_MIN_TRACK_S = 0.5
+"""``report``: tracks seen for less than this (seconds of media time) are flicker: left out, and counted."""
+
+REPORT_SMOOTH_S = 0.5
+"""``report``: the timeline's probabilities are averaged over a window this long (seconds)."""

@@ -26,7 +26,6 @@ import hashlib
 import json
 import os
 import shlex
-import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
@@ -36,6 +35,8 @@ import numpy as np
 
 from kerfer.errors import DataError
 from kerfer.paths import SameFileError, refuse_nested
+from kerfer.progress import Progress
+from kerfer.progress import Progress as _Progress  # noqa: F401  (the name tests and older callers use)
 from kerfer.runtime.detect import Detection, FaceDetector, crop_faces, find_faces
 from kerfer.runtime.images import ImageReadError, decode_image, encode_image, read_bytes
 from kerfer.runtime.pipeline import level_angle
@@ -519,34 +520,6 @@ def _check_own_files(out: Path) -> None:
             raise DataError(f"{path}: is {kind}; kerfer crop keeps its {name} there: move it away")
 
 
-# --------------------------------------------------------------------------- progress
-
-
-class _Progress:
-    """A one-line stderr bar (percentage, count, images/s), shown only on a terminal."""
-
-    def __init__(self, total: int, enabled: bool, stream=None):
-        self.stream = stream or sys.stderr
-        self.total, self.done, self.start, self.last = total, 0, time.monotonic(), 0.0
-        self.enabled = enabled and total > 0 and getattr(self.stream, "isatty", lambda: False)()
-
-    def step(self) -> None:
-        self.done += 1
-        now = time.monotonic()
-        if self.enabled and (now - self.last >= 0.1 or self.done == self.total):
-            self.last = now
-            frac = self.done / self.total
-            rate = self.done / max(now - self.start, 1e-6)
-            bar = "#" * int(frac * 30)
-            self.stream.write(f"\rcrop [{bar:<30}] {frac:4.0%} {self.done}/{self.total} {rate:.1f} img/s")
-            self.stream.flush()
-
-    def close(self) -> None:
-        if self.enabled and self.done:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
 # --------------------------------------------------------------------------- what OUT holds
 
 
@@ -891,7 +864,7 @@ def _crop_locked(src_path, out_path, layout, roi, size, grayscale, detector, pro
     history = _History([*_read_rows(report_path, src_abs), *_read_rows(journal_path, src_abs, journal=True)])
     rows: list[CropRow] = []
     per_class = {group: 0 for group in layout.groups}
-    bar = _Progress(sum(len(files) for files in layout.groups.values()), progress)
+    bar = Progress(sum(len(files) for files in layout.groups.values()), progress)
     start = time.monotonic()
     journal = _Journal(journal_path)
     finished = False

@@ -16,6 +16,7 @@ import numpy as np
 
 from kerfer.options import DETECT_EVERY, MIN_FRAMES, SMOOTH
 from kerfer.paths import native_path, refuse_overwriting_inputs, shown
+from kerfer.progress import Progress
 from kerfer.runtime.overlay import check_style, draw_face, draw_fps
 from kerfer.runtime.pipeline import FacePipeline
 from kerfer.runtime.track import Smoother
@@ -28,6 +29,18 @@ class LiveSummary:
     faces: int = 0
     seconds: float = 0.0
     labels: Counter = dataclasses.field(default_factory=Counter)
+    captured: int | None = None
+    """Frames the source gave (a camera, stream or ``--realtime`` file: read in a capture thread);
+    None for a file read frame by frame (every frame is processed)."""
+    dropped: int = 0
+    """Frames that arrived while the loop was busy and were replaced by a newer one before it took them."""
+    reconnects: int = 0
+    latencies_ms: list[float] = dataclasses.field(default_factory=list)
+    """Per processed frame: capture → result (ms)."""
+    ended: str | None = None
+    """Why the source stopped early (a camera unplugged), one sentence; None when it ended by itself."""
+    frame_size: tuple[int, int] | None = None
+    """(width, height) of the first frame: what the camera actually gives."""
 
     @property
     def fps(self) -> float:
@@ -42,7 +55,23 @@ class LiveSummary:
             "seconds": round(self.seconds, 3),
             "fps": round(self.fps, 2),
             "labels": dict(self.labels.most_common()),
+            "captured": self.frames if self.captured is None else self.captured,
+            "dropped": self.dropped,
+            "drop_rate": round(self.dropped / self.captured, 4) if self.captured else 0.0,
+            "reconnects": self.reconnects,
+            "latency_ms_median": round(float(np.median(self.latencies_ms)), 2) if self.latencies_ms else None,
+            "latency_ms_p95": round(float(np.percentile(self.latencies_ms, 95)), 2) if self.latencies_ms else None,
+            "ended": self.ended,
+            "frame_size": list(self.frame_size) if self.frame_size else None,
         }
+
+
+FACE_COLUMNS = ("frame", "time_s", "track", "x", "y", "w", "h", "label")
+"""The results log's first CSV columns; the class probabilities follow, then :data:`TIMING_COLUMNS`."""
+
+TIMING_COLUMNS = ("capture_s", "latency_ms", "dropped", "wall_s")
+"""The results log's last CSV columns (JSON keys): when the frame arrived and its result was ready
+(seconds since the start), capture → result (ms), stale frames skipped just before it."""
 
 
 class _ResultWriter:
@@ -55,21 +84,36 @@ class _ResultWriter:
         self.csv = self.path.suffix.lower() == ".csv"
         if self.csv:
             self.w = csv.writer(self.f)
-            self.w.writerow(["frame", "time_s", "track", "x", "y", "w", "h", "label", *self.class_names, "wall_s"])
+            self.w.writerow([*FACE_COLUMNS, *self.class_names, *TIMING_COLUMNS])
 
-    def write(self, frame_idx: int, t: float, faces, wall: float | None = None) -> None:
+    def write(
+        self,
+        frame_idx: int,
+        t: float,
+        faces,
+        wall: float | None = None,
+        capture: float | None = None,
+        latency_ms: float = 0.0,
+        dropped: int = 0,
+    ) -> None:
         """``t``: the frame's time in the video (or since the start, for a camera); ``wall``: seconds
-        since processing started."""
+        since processing started, when its result was ready; ``capture``: when it arrived (same
+        clock); ``latency_ms``: capture → result; ``dropped``: stale frames skipped just before it."""
         wall = t if wall is None else wall
+        capture = wall if capture is None else capture
+        timing = [f"{capture:.3f}", f"{latency_ms:.1f}", dropped, f"{wall:.3f}"]
         if self.csv:
             for tid, box, probs in faces:
                 label = self.class_names[int(np.argmax(probs))]
-                row = [frame_idx, f"{t:.3f}", tid, *box, label, *(f"{p:.4f}" for p in probs), f"{wall:.3f}"]
+                row = [frame_idx, f"{t:.3f}", tid, *box, label, *(f"{p:.4f}" for p in probs), *timing]
                 self.w.writerow(row)
             return
         rec = {
             "frame": frame_idx,
             "time_s": round(t, 3),
+            "capture_s": round(capture, 3),
+            "latency_ms": round(latency_ms, 1),
+            "dropped": dropped,
             "wall_s": round(wall, 3),
             "faces": [
                 {
@@ -96,6 +140,14 @@ def _frame_time(frames, summary: LiveSummary, fps: float | None, wall: float) ->
     if fps:
         return (summary.frames + summary.failed_frames - 1) / fps
     return wall
+
+
+def _frame_count(frames, max_frames: int | None) -> int:
+    """How many frames a file will give (0: unknown, a camera), for the progress bar."""
+    cap = getattr(frames, "cap", None)
+    n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap is not None and getattr(frames, "path", None) else 0
+    n = max(n, 0)
+    return min(n, max_frames) if n and max_frames else n
 
 
 def check_live_options(smooth: int, detect_every: int, max_frames: int | None) -> None:
@@ -137,6 +189,7 @@ def run_live(
     max_frames: int | None = None,
     draw: bool | None = None,
     overlay: str = "bars",
+    progress: bool = False,
 ) -> LiveSummary:
     """Runs the loop until the frames end, ``max_frames``, or q/Esc in the window.
 
@@ -146,6 +199,11 @@ def run_live(
     are the frames a source says it had but never gave (``frames.lost``, a video cut short).
     ``overlay`` is how each face is drawn (``overlay.OVERLAY_STYLES``: probability bars, the
     label only, or an emoji). Nothing is written over an input (the video, the model).
+
+    A source read in a capture thread (:class:`~kerfer.runtime.capture.LatestFrame`: cameras,
+    streams, ``--realtime`` files) gives only its newest frame; the summary counts frames captured
+    and dropped, and each frame's latency (capture → result) goes in the summary and the log.
+    ``progress``: a bar with ETA on stderr when it is a terminal and the frame count is known.
     """
     check_style(overlay)  # before the first frame, not at the first face
     check_live_options(smooth, detect_every, max_frames)
@@ -160,14 +218,19 @@ def run_live(
     start = time.perf_counter()
     fps_ema = 0.0
     last = start
+    bar = Progress(_frame_count(frames, max_frames), progress, label="live", unit="frames")
     try:
         for frame in frames:
+            received = time.perf_counter()
+            bar.step()
             if frame is None:
                 summary.failed_frames += 1
                 continue
             if mirror:
                 frame = cv2.flip(frame, 1)
             i = summary.frames
+            if summary.frame_size is None:
+                summary.frame_size = (int(frame.shape[1]), int(frame.shape[0]))
             if i % detect_every == 0:
                 found = pipeline.detect(frame)
             faces = pipeline.classify(frame, found)
@@ -182,8 +245,18 @@ def run_live(
             dt = now - last
             last = now
             fps_ema = (0.9 * fps_ema + 0.1 / dt) if fps_ema and dt > 0 else (1 / dt if dt > 0 else 0.0)
+            captured = getattr(frames, "capture_t", None) or received
+            summary.latencies_ms.append((now - captured) * 1000.0)
             if writer:
-                writer.write(i, _frame_time(frames, summary, video_fps, now - start), results, now - start)
+                writer.write(
+                    i,
+                    _frame_time(frames, summary, video_fps, now - start),
+                    results,
+                    now - start,
+                    capture=captured - start,
+                    latency_ms=summary.latencies_ms[-1],
+                    dropped=int(getattr(frames, "dropped_before", 0) or 0),
+                )
             if draw:
                 for _, box, p in results:
                     draw_face(frame, box, p, names, style=overlay)
@@ -204,7 +277,12 @@ def run_live(
         else:  # the source ended by itself: frames it promised but never gave are lost
             summary.failed_frames += int(getattr(frames, "lost", 0) or 0)
     finally:
+        bar.close()
         summary.seconds = time.perf_counter() - start
+        if hasattr(frames, "captured"):  # a capture thread: it has stopped now, its counts are final
+            summary.captured, summary.dropped = frames.captured, frames.dropped
+            summary.reconnects = frames.reconnects
+            summary.ended = frames.ended
         if writer:
             writer.close()
         if video is not None:

@@ -34,6 +34,9 @@ _COLORS = [
     (120, 80, 200),
 ]
 
+EMOTION_COLORS: tuple[tuple[int, int, int], ...] = tuple(_COLORS)
+"""Each class's colour (BGR, by class index): the overlay's bars and the report's timeline use the same."""
+
 # Emoji palette, BGR.
 _YELLOW, _YELLOW_RIM = (45, 200, 255), (10, 120, 210)
 _RED, _RED_RIM = (60, 70, 230), (30, 30, 150)
