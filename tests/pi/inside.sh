@@ -29,6 +29,10 @@ step "kerfer predict"
 .venv/bin/kerfer predict "$media/two_people.jpg" --json >"$out/predict.jsonl"
 cat "$out/predict.jsonl"
 
+step "kerfer predict on a Pi 5's Cortex-A76 (dot-product instructions: other XNNPACK kernels)"
+QEMU_CPU=cortex-a76 .venv/bin/kerfer predict "$media/two_people.jpg" --json >"$out/predict_pi5.jsonl"
+cat "$out/predict_pi5.jsonl"
+
 step "kerfer live on a clip"
 .venv/bin/kerfer live --source "$media/test.mp4" --headless --output "$out/live.csv" 2>&1 | tee "$out/live.txt"
 
