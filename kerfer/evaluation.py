@@ -41,6 +41,13 @@ class Report:
         }
 
 
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """``num / den``, and 0 where ``den`` is 0: a class never predicted (or never true) scores
+    0, not NaN, and no 0/0 is computed on the way."""
+    safe = np.where(den > 0, den, 1)
+    return np.where(den > 0, num / safe, 0.0)
+
+
 def classification_report(y_true: np.ndarray, probs: np.ndarray, class_names: Sequence[str]) -> Report:
     """Accuracy, per-class precision/recall/F1/support and the confusion matrix."""
     y_true = np.asarray(y_true)
@@ -52,9 +59,9 @@ def classification_report(y_true: np.ndarray, probs: np.ndarray, class_names: Se
     tp = np.diag(confusion).astype(float)
     support = confusion.sum(axis=1)
     predicted = confusion.sum(axis=0)
-    precision = np.divide(tp, predicted, out=np.zeros(k), where=predicted > 0)
-    recall = np.divide(tp, support, out=np.zeros(k), where=support > 0)
-    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(k), where=(precision + recall) > 0)
+    precision = _ratio(tp, predicted)
+    recall = _ratio(tp, support)
+    f1 = _ratio(2 * precision * recall, precision + recall)
     table = pd.DataFrame(
         {"precision": precision, "recall": recall, "f1": f1, "support": support},
         index=pd.Index(list(class_names), name="class"),

@@ -159,6 +159,14 @@ def test_report_takes_one_hot_truth_and_scores_unseen_classes_zero():
     np.testing.assert_allclose(t["recall"], [1 / 2, 1 / 2, 0, 0])
     np.testing.assert_allclose(t["f1"], [0.4, 0.5, 0, 0])
     assert not t.isna().any().any() and rep.accuracy == 2 / 5
+    assert t.index.name == "class" and list(t.index) == ["a", "b", "c", "d"]  # metrics CSV's first column
+
+
+def test_report_of_one_face():
+    rep = classification_report(np.array([1]), np.array([[0.2, 0.8]]), ("x", "y"))
+    assert rep.accuracy == 1.0
+    assert rep.per_class["precision"].tolist() == [0.0, 1.0]
+    assert classification_report(np.array([0]), np.array([[0.2, 0.8]]), ("x", "y")).accuracy == 0.0
 
 
 def test_iou_of_disjoint_touching_and_overlapping_boxes():
@@ -220,6 +228,23 @@ def test_smoother_keeps_an_unseen_track_for_max_missed_frames():
     assert tid != 0 and p.tolist() == [0.0, 1.0]
 
 
+def test_smoother_defaults_average_five_frames_and_keep_a_face_ten_frames():
+    from kerfer.runtime.track import Smoother
+
+    s = Smoother()
+    box, far = (0, 0, 10, 10), (200, 200, 10, 10)
+    for k in range(6):  # six frames: the first (class 0) falls out of the five-frame window
+        ((_, p),) = s.update([box], np.eye(2)[[0 if k == 0 else 1]])
+    assert p.tolist() == [0.0, 1.0]
+    for _ in range(10):  # unseen for ten frames: still the same face
+        s.update([far], np.eye(2)[[0]])
+    ((tid, _),) = s.update([box], np.eye(2)[[1]])
+    assert tid == 0
+    for _ in range(11):  # unseen for eleven: dropped
+        s.update([far], np.eye(2)[[0]])
+    assert 0 not in s.tracks
+
+
 def test_predict_batches_keeps_order_batch_size_and_tta():
     from kerfer.evaluation import predict_batches
 
@@ -238,6 +263,9 @@ def test_predict_batches_keeps_order_batch_size_and_tta():
     assert calls == [(5, True)]
     np.testing.assert_array_equal(out[:, 0], np.arange(5) + 0.5)
     assert predict_batches(predict, images[:0]).shape == (0, 0)
+    calls.clear()
+    predict_batches(predict, np.zeros((300, 1, 1, 1), np.float32))
+    assert calls == [(256, False), (44, False)]  # the default batch: 256 faces a call
 
 
 def test_report_to_dict_is_plain_json():

@@ -20,12 +20,13 @@ TARGET = 0.85
 
 EQUIVALENT: dict[str, str] = {
     "kerfer.evaluation.x_classification_report__mutmut_26": "astype(None) is astype(float64), as astype(float) is",
+    "kerfer.evaluation.xǁReportǁto_dict__mutmut_14": 'pandas reads orient case-insensitively: "INDEX" is "index"',
     "kerfer.runtime.track.xǁSmootherǁupdate__mutmut_32": "Track.track_id is never read; update returns the dict key",
     "kerfer.runtime.track.xǁSmootherǁupdate__mutmut_33": "the new track's box is set on the next line",
 }
 
 
-METRICS = ("x_classification_report", "x_predict_batches", "xǁReportǁto_dict")
+METRICS = ("x__ratio", "x_classification_report", "x_predict_batches", "xǁReportǁto_dict")
 """evaluation's metric functions; the rest of it (``evaluate``, its loaders and output files)
 needs a trained model and is covered by the training tests, too slow to run per mutant."""
 
