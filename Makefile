@@ -1,7 +1,7 @@
 # kerfer developer targets. PYTHON may point at a venv: make test PYTHON=.venv/bin/python
 PYTHON ?= python3
 SHARED ?= ../shared
-# pytest-xdist workers for the default run (README, "Installs": 12.2 min in 2 workers vs 21.6 in one on 2 cores)
+# pytest-xdist workers for the default run (2 workers beat 1 on 2 cores: docs/testing.md has the timing)
 TEST_WORKERS ?= 2
 
 .PHONY: install install-dev test test-install test-pi test-all lint mutate bench bench-parse bench-train
@@ -26,7 +26,7 @@ lint:
 	$(PYTHON) -m ruff format --check kerfer tests benchmarks
 
 mutate:             ## mutation testing (mutmut, pip install ".[mutate]") of the fast modules; scores per module
-	$(PYTHON) -m mutmut run || true
+	KERFER_MUTATE=1 $(PYTHON) -m mutmut run || true
 	$(PYTHON) tools/mutation_scores.py
 
 bench: bench-parse bench-train

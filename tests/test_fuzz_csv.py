@@ -3,6 +3,7 @@ or in a DataError naming the right line (or a skip count), never a TensorFlow cr
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
@@ -12,6 +13,9 @@ from hypothesis import strategies as st
 
 from kerfer.data import DataError, read_fer2013
 
+EXAMPLES = 8 if os.environ.get("KERFER_MUTATE") else 40
+"""``make mutate`` (KERFER_MUTATE=1) runs this test once per surviving mutant in a fresh process (TensorFlow
+traces the parser anew each time): 8 examples there, 40 in the suite."""
 USAGES = ["Training", "PublicTest", "PrivateTest"]
 BREAKS = [
     "count_short",
@@ -66,7 +70,7 @@ def rows(draw):
     return ",".join(fields), broken is None, label, pixels, usage
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     data=st.lists(rows(), min_size=1, max_size=5),
     blank_after=st.lists(st.booleans(), min_size=5, max_size=5),

@@ -20,6 +20,8 @@ TARGET = 0.85
 
 EQUIVALENT: dict[str, str] = {
     "kerfer.evaluation.x_classification_report__mutmut_26": "astype(None) is astype(float64), as astype(float) is",
+    "kerfer.evaluation.x__ratio__mutmut_10": "the placeholder divisor only meets rows that np.where then sets to 0",
+    "kerfer.evaluation.x__ratio__mutmut_17": "every caller's numerator is 0 where its denominator is (tp <= predicted, 2pr = 0 when p + r = 0)",
     "kerfer.evaluation.xǁReportǁto_dict__mutmut_14": 'pandas reads orient case-insensitively: "INDEX" is "index"',
     "kerfer.runtime.track.xǁSmootherǁupdate__mutmut_32": "Track.track_id is never read; update returns the dict key",
     "kerfer.runtime.track.xǁSmootherǁupdate__mutmut_33": "the new track's box is set on the next line",

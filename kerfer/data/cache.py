@@ -6,7 +6,7 @@ content: the file's size and the sha256 of all of its bytes are stored in it and
 read, and a CRC of the arrays is checked. Size, mtime and the first and last 64 KiB were not
 enough: ``cp -p``, ``rsync -a`` and ``tar`` restore the mtime, so labels changed in the middle
 of a CSV were served from the stale entry. Hashing the whole file costs a fraction of a second
-(the shared 85 MB ``fer2013.csv.gz``: figure and command in the README) against the 30 s or
+(the shared 85 MB ``fer2013.csv.gz``: figure and command in docs/performance.md) against the 30 s or
 more of a parse. A stale, damaged or unreadable entry is ignored (and
 rewritten after the next parse); writes go to a temporary file that is renamed into place, so two
 processes loading the same file at once each see a complete entry or none. ``KERFER_NO_CACHE=1``
