@@ -14,8 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerfer.errors import DataError
-
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+from kerfer.options import IMAGE_EXTENSIONS
 
 
 def _is_image(f: Path) -> bool:

@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 
 from kerfer.errors import DataError
+from kerfer.options import CROP_SIZE, MARGIN, MAX_CROP_SIZE, MIN_CROP_SIZE, ON_MULTIPLE, ROIS
 from kerfer.paths import SameFileError, refuse_nested
 from kerfer.progress import Progress
 from kerfer.progress import Progress as _Progress  # noqa: F401  (the name tests and older callers use)
@@ -42,9 +43,6 @@ from kerfer.runtime.images import ImageReadError, decode_image, encode_image, re
 from kerfer.runtime.pipeline import level_angle
 from kerfer.runtime.scan import IMAGE_EXTENSIONS, Scan, Unreadable, scan
 
-ROIS = ("face", "mouth", "eyes")
-FACE_MARGIN = 0.1
-"""Padding around the face box, a fraction of its side each way: ``kerfer predict``'s default."""
 MOUTH_SIDE = 0.6
 """Side of the mouth square, a fraction of the face width."""
 EYES_WIDTH = 1.6
@@ -77,7 +75,6 @@ LOCK = ".crop.lock"
 SETTINGS = "crop_settings.json"
 STATUSES = ("cropped", "no_face", "multiple_faces", "unreadable")
 REPORT_FIELDS = ("source", "status", "faces", "output", "note", "src", "source_sha256", "output_sha256")
-ON_MULTIPLE = ("skip", "largest")
 
 
 # --------------------------------------------------------------------------- regions of interest
@@ -100,7 +97,7 @@ def _mouth_point(det: Detection) -> np.ndarray | None:
     return None
 
 
-def roi_box(det: Detection, roi: str, margin: float = FACE_MARGIN) -> tuple[float, float, float]:
+def roi_box(det: Detection, roi: str, margin: float = MARGIN) -> tuple[float, float, float]:
     """The square region of interest of one face: ``(cx, cy, side)`` in frame pixels, before any
     rotation (the crop is turned about ``(cx, cy)`` by :func:`roi_angle`).
 
@@ -169,10 +166,10 @@ def crop_roi(
     frame: np.ndarray,
     det: Detection,
     roi: str = "face",
-    size: int = 48,
+    size: int = CROP_SIZE,
     channels: int = 1,
     align: bool = True,
-    margin: float = FACE_MARGIN,
+    margin: float = MARGIN,
 ) -> np.ndarray:
     """One face's region of interest, upright, as uint8 ``(size, size, channels)`` (RGB for 3)."""
     cx, cy, side = roi_box(det, roi, margin)
@@ -790,14 +787,14 @@ def _problem(error: BaseException) -> str:
 def crop_dataset(
     src: str | os.PathLike,
     out: str | os.PathLike,
-    roi: str = "face",
-    size: int = 48,
+    roi: str = ROIS[0],
+    size: int = CROP_SIZE,
     grayscale: bool = True,
     detector: FaceDetector | None = None,
     progress: bool = True,
-    on_multiple: str = "skip",
+    on_multiple: str = ON_MULTIPLE[0],
     align: bool = True,
-    margin: float = FACE_MARGIN,
+    margin: float = MARGIN,
 ) -> CropReport:
     """Crops every photo of ``src`` into ``out`` (see the module docstring for the layout).
 
@@ -818,8 +815,8 @@ def crop_dataset(
         raise ValueError(f"roi={roi!r}: expected one of {', '.join(ROIS)}")
     if on_multiple not in ON_MULTIPLE:
         raise ValueError(f"on_multiple={on_multiple!r}: expected one of {', '.join(ON_MULTIPLE)}")
-    if not 8 <= int(size) <= 4096:
-        raise ValueError(f"size={size!r}: must be between 8 and 4096 pixels")
+    if not MIN_CROP_SIZE <= int(size) <= MAX_CROP_SIZE:
+        raise ValueError(f"size={size!r}: must be between {MIN_CROP_SIZE} and {MAX_CROP_SIZE} pixels")
     if not 0.0 <= margin <= 2.0:
         raise ValueError(f"margin={margin!r}: must be between 0 and 2")
     src_path, out_path = Path(src), Path(out)

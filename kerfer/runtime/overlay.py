@@ -14,10 +14,8 @@ import cv2
 import numpy as np
 
 from kerfer.labels import FER2013_CLASSES, canonical_emotion
+from kerfer.options import OVERLAY, OVERLAY_STYLES
 from kerfer.runtime.detect import Box
-
-OVERLAY_STYLES: tuple[str, ...] = ("bars", "label", "emoji")
-"""``draw_face`` styles: box + label + probability bars, box + label, box + label + emoji."""
 
 EMOJI_EMOTIONS: tuple[str, ...] = FER2013_CLASSES
 """The emotions ``draw_emoji`` has a face for (the FER2013 classes); others get a labelled neutral face."""
@@ -298,7 +296,7 @@ def draw_face(
     probs: np.ndarray,
     class_names: Sequence[str],
     bars: bool | None = None,
-    style: str = "bars",
+    style: str = OVERLAY,
 ) -> None:
     """Draws a face's box and its top label, plus per ``style`` (one of ``OVERLAY_STYLES``):
     ``"bars"`` a probability bar per class, ``"label"`` nothing more, ``"emoji"`` the top

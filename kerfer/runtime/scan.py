@@ -16,8 +16,7 @@ import os
 from collections.abc import Collection
 from pathlib import Path
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
-"""The image types ``predict`` and ``crop`` read (OpenCV decodes them all)."""
+from kerfer.options import IMAGE_EXTENSIONS
 
 SHOWN_SKIPPED = 3
 """How many skipped file names a note shows."""
