@@ -218,7 +218,7 @@ def _class_weight_power(value: str) -> float:
     "--ferplus-head",
     type=float,
     help="Also train an 8-class FER+ head on the same faces (their FER+ vote distributions), with this "
-    "loss weight, e.g. 0.5; needs --ferplus-csv. tools/ship_stage.py --task ferplus ships it.",
+    "loss weight, e.g. 0.5; needs --ferplus-csv. python -m tools.ship_stage --task ferplus ships it.",
 )
 @click.option(
     "--ferplus-csv", type=click.Path(exists=True, dir_okay=False), help="fer2013new.csv(.gz) with FER+ votes."
