@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from kerfer.labels import FER2013_CLASSES
-from kerfer.runtime.overlay import draw_emoji
+from kerfer.runtime.emoji import draw_emoji
 
 ROOT = Path(__file__).resolve().parents[1]
 
