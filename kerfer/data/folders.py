@@ -92,7 +92,8 @@ def decode_image_file(path: str | os.PathLike, image_size: int, color_mode: str)
     """Any image file (8/16-bit, gray/RGB/RGBA) → uint8 ``(S, S, C)``; DataError names a bad file."""
     import cv2
 
-    from kerfer.runtime.images import ImageReadError, read_image
+    from kerfer.errors import ImageReadError
+    from kerfer.runtime.images import read_image
 
     try:
         img = read_image(path, gray=color_mode == "grayscale")

@@ -183,7 +183,7 @@ class BlazeFaceDetector:
                 f"{path}: no BlazeFace model here"
                 + ("" if self.model else " (damaged install: reinstall kerfer, or pass --detector haar)")
             )
-        from kerfer.modelio import ModelError
+        from kerfer.errors import ModelError
         from kerfer.runtime.classifier import load_interpreter
         from kerfer.runtime.quiet import native_quiet
 

@@ -35,13 +35,13 @@ from pathlib import Path, PurePosixPath
 import cv2
 import numpy as np
 
-from kerfer.errors import DataError
-from kerfer.io import LockedError, atomic_path, atomic_write_bytes, atomic_write_text, exclusive_lock
+from kerfer.errors import DataError, ImageReadError, LockedError, SameFileError
+from kerfer.io import atomic_path, atomic_write_bytes, atomic_write_text, exclusive_lock
 from kerfer.options import CROP_SIZE, MARGIN, MAX_CROP_SIZE, MIN_CROP_SIZE, ON_MULTIPLE, ROIS
-from kerfer.paths import SameFileError, refuse_nested
+from kerfer.paths import refuse_nested
 from kerfer.progress import Progress
 from kerfer.runtime.detect import Detection, FaceDetector, find_faces
-from kerfer.runtime.images import ImageReadError, decode_image, encode_image, read_bytes
+from kerfer.runtime.images import decode_image, encode_image, read_bytes
 from kerfer.runtime.roi import crop_roi
 from kerfer.runtime.scan import Unreadable, find_sources
 

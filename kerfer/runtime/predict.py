@@ -14,9 +14,10 @@ from pathlib import Path
 
 import cv2
 
+from kerfer.errors import ImageReadError
 from kerfer.options import OVERLAY
 from kerfer.paths import FileSet, shown
-from kerfer.runtime.images import ImageReadError, read_image, write_image
+from kerfer.runtime.images import read_image, write_image
 from kerfer.runtime.overlay import check_style, draw_face
 from kerfer.runtime.pipeline import Face, FacePipeline
 from kerfer.runtime.scan import scan, skipped_note
