@@ -22,8 +22,8 @@ test-all:           ## every test: the default run, test-install and test-pi in 
 	$(PYTHON) -m pytest -q
 
 lint:
-	$(PYTHON) -m ruff check kerfer tests benchmarks
-	$(PYTHON) -m ruff format --check kerfer tests benchmarks
+	$(PYTHON) -m ruff check kerfer tests benchmarks tools
+	$(PYTHON) -m ruff format --check kerfer tests benchmarks tools
 
 mutate:             ## mutation testing (mutmut, pip install ".[mutate]") of the fast modules; scores per module
 	KERFER_MUTATE=1 $(PYTHON) -m mutmut run || true

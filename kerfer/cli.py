@@ -23,14 +23,32 @@ from kerfer.kit import (
     require_training_kit,
 )
 from kerfer.options import (
+    ALIGN_MIN_DEGREES,
+    BLAZEFACE_MIN_SCORE,
+    BLAZEFACE_SIZE,
+    CROP_SIZE,
     DETECT_EVERY,
+    DETECT_SIZE,
+    DETECTOR,
+    DETECTORS,
+    HAAR_MIN_NEIGHBORS,
+    HAAR_SCALE_FACTOR,
+    MARGIN,
+    MAX_CROP_SIZE,
     MAX_MARGIN,
+    MIN_CROP_SIZE,
     MIN_DETECT_SIZE,
+    MIN_FACE,
     MIN_FRAMES,
+    ON_MULTIPLE,
+    OVERLAY,
+    OVERLAY_STYLES,
     RECONNECT_S,
     REPORT_MIN_TRACK_S,
+    ROIS,
     SMOOTH,
     STALL_S,
+    YUNET_MIN_SCORE,
 )
 from kerfer.syslibs import NATIVE_MODULES, missing_library_message
 
@@ -200,7 +218,7 @@ def _class_weight_power(value: str) -> float:
     "--ferplus-head",
     type=float,
     help="Also train an 8-class FER+ head on the same faces (their FER+ vote distributions), with this "
-    "loss weight, e.g. 0.5; needs --ferplus-csv. tools/ship_stage.py --task ferplus ships it.",
+    "loss weight, e.g. 0.5; needs --ferplus-csv. python -m tools.ship_stage --task ferplus ships it.",
 )
 @click.option(
     "--ferplus-csv", type=click.Path(exists=True, dir_okay=False), help="fer2013new.csv(.gz) with FER+ votes."
@@ -561,13 +579,15 @@ def _detector(
         if not yunet_model:
             raise click.BadParameter("--detector yunet needs --yunet-model FILE.onnx", param_hint="--detector")
         try:
-            return YuNetDetector(yunet_model, score_threshold=min_score or 0.7, max_side=detect_size or None)
+            return YuNetDetector(
+                yunet_model, score_threshold=min_score or YUNET_MIN_SCORE, max_side=detect_size or None
+            )
         except ValueError as e:
             raise click.BadParameter(str(e).split(": ", 1)[-1], param_hint="--yunet-model") from e
     if detector == "blazeface":
-        from kerfer.runtime.blazeface import DEFAULT_MIN_SCORE, BlazeFaceDetector
+        from kerfer.runtime.blazeface import BlazeFaceDetector
 
-        return BlazeFaceDetector(score_threshold=min_score or DEFAULT_MIN_SCORE, min_face=min_face)
+        return BlazeFaceDetector(score_threshold=min_score or BLAZEFACE_MIN_SCORE, min_face=min_face)
     return HaarDetector(
         scale_factor=scale_factor, min_neighbors=min_neighbors, min_face=min_face, max_side=detect_size or None
     )
@@ -597,8 +617,8 @@ def _finder_options() -> list:
     return [
         click.option(
             "--detector",
-            type=click.Choice(["blazeface", "haar", "yunet"]),
-            default="blazeface",
+            type=click.Choice(DETECTORS),
+            default=DETECTOR,
             show_default=True,
             help="Face detector: BlazeFace (learned, shipped; finds tilted and small faces, gives the eyes and "
             "mouth), OpenCV's Haar cascade (the seed projects' detector; no keypoints), or YuNet (needs --yunet-model).",
@@ -607,24 +627,26 @@ def _finder_options() -> list:
         click.option(
             "--min-score",
             type=click.FloatRange(min=0.0, max=1.0, min_open=True, max_open=True),
-            help="BlazeFace/YuNet: face probability to keep a detection (default 0.6 / 0.7); higher = fewer false faces.",
+            help=f"BlazeFace/YuNet: face probability to keep a detection (default {BLAZEFACE_MIN_SCORE:g} / "
+            f"{YUNET_MIN_SCORE:g}); higher = fewer false faces.",
         ),
         click.option(
             "--align/--no-align",
             default=True,
             show_default=True,
-            help="Turn faces tilted past 10 degrees upright by their eye line before cropping (BlazeFace/YuNet).",
+            help=f"Turn faces tilted past {ALIGN_MIN_DEGREES:g} degrees upright by their eye line before cropping "
+            "(BlazeFace/YuNet).",
         ),
         click.option(
             "--min-face",
-            default=20,
+            default=MIN_FACE,
             show_default=True,
             type=click.IntRange(min=1),
             help="Smallest face (px; Haar: in the downscaled detection image, BlazeFace: in the frame).",
         ),
         click.option(
             "--margin",
-            default=0.1,
+            default=MARGIN,
             show_default=True,
             type=click.FloatRange(min=0.0, max=MAX_MARGIN),
             help=f"Padding around each face crop (fraction of the box, 0 to {MAX_MARGIN:g}).",
@@ -650,25 +672,25 @@ def _add_detector_options(fn, tta_default: bool):
             *_finder_options(),
             click.option(
                 "--scale-factor",
-                default=1.2,
+                default=HAAR_SCALE_FACTOR,
                 show_default=True,
                 type=click.FloatRange(min=1.0, min_open=True),
                 help="Haar: image pyramid step (> 1.0).",
             ),
             click.option(
                 "--min-neighbors",
-                default=4,
+                default=HAAR_MIN_NEIGHBORS,
                 show_default=True,
                 type=click.IntRange(min=0),
                 help="Haar: higher = fewer false faces.",
             ),
             click.option(
                 "--detect-size",
-                default=320,
+                default=DETECT_SIZE,
                 show_default=True,
                 callback=_check_detect_size,
                 help="Haar/YuNet: downscale frames to this longest side before detecting "
-                f"(0 = full size, else >= {MIN_DETECT_SIZE}; BlazeFace always sees 192x192).",
+                f"(0 = full size, else >= {MIN_DETECT_SIZE}; BlazeFace always sees {BLAZEFACE_SIZE}x{BLAZEFACE_SIZE}).",
             ),
             click.option(
                 "--model",
@@ -695,14 +717,11 @@ def _pipeline(model_path, unsafe, margin, tta, align=True, **det):
     return FacePipeline(Classifier(model_path, unsafe=unsafe), _detector(**det), margin=margin, tta=tta, align=align)
 
 
-OVERLAY_CHOICES = ("bars", "label", "emoji")  # = kerfer.runtime.overlay.OVERLAY_STYLES (no OpenCV import here)
-
-
 def _overlay_option(where: str):
     return click.option(
         "--overlay",
-        type=click.Choice(OVERLAY_CHOICES),
-        default="bars",
+        type=click.Choice(OVERLAY_STYLES),
+        default=OVERLAY,
         show_default=True,
         help=f"How each face is drawn {where}: bars = box, label and a probability bar per class; "
         "label = box and label only; emoji = box, label and an emoji of the top expression beside the face.",
@@ -1053,17 +1072,23 @@ def archs() -> None:
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
     "--roi",
-    type=click.Choice(["face", "mouth", "eyes"]),
-    default="face",
+    type=click.Choice(ROIS),
+    default=ROIS[0],
     show_default=True,
     help="Region to crop: the whole face (as predict sees it), the mouth, or the eyes.",
 )
-@click.option("--size", default=48, show_default=True, type=click.IntRange(min=8, max=4096), help="Crop side (px).")
+@click.option(
+    "--size",
+    default=CROP_SIZE,
+    show_default=True,
+    type=click.IntRange(min=MIN_CROP_SIZE, max=MAX_CROP_SIZE),
+    help="Crop side (px).",
+)
 @click.option("--grayscale/--color", default=True, show_default=True, help="Write 1-channel or 3-channel crops.")
 @click.option(
     "--on-multiple",
-    type=click.Choice(["skip", "largest"]),
-    default="skip",
+    type=click.Choice(ON_MULTIPLE),
+    default=ON_MULTIPLE[0],
     show_default=True,
     help="A photo with several faces: set it aside under OUT/_rejected, or crop its largest face.",
 )
@@ -1093,10 +1118,10 @@ def crop(
     det = _detector(
         detector=detector,
         yunet_model=yunet_model,
-        scale_factor=1.2,
-        min_neighbors=4,
+        scale_factor=HAAR_SCALE_FACTOR,
+        min_neighbors=HAAR_MIN_NEIGHBORS,
         min_face=min_face,
-        detect_size=320,
+        detect_size=DETECT_SIZE,
         min_score=min_score,
     )
     report = crop_dataset(

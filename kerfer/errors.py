@@ -1,4 +1,5 @@
-"""Errors kerfer raises for bad input. Free of TensorFlow (the edge runtime imports this)."""
+"""Every error kerfer raises, in one place. No imports beyond the standard library: the edge runtime
+and the CLI's ``--help`` import this."""
 
 from __future__ import annotations
 
@@ -7,6 +8,34 @@ from typing import NamedTuple
 
 class DataError(ValueError):
     """Input data that cannot be used; the message names the file, the line and the problem."""
+
+
+class ModelError(ValueError):
+    """A model file that cannot be used (missing, truncated, wrong format, wrong labels)."""
+
+
+class ImageReadError(ValueError):
+    """An image file that cannot be read or decoded."""
+
+
+class SameFileError(ValueError):
+    """An output that is an input (or another output): refused before anything is written."""
+
+
+class DamagedInstall(ValueError):
+    """A shipped file whose bytes are not those kerfer shipped."""
+
+
+class SourceError(RuntimeError):
+    """A camera or stream that cannot be opened."""
+
+
+class LockedError(OSError):
+    """Another process holds the lock: refused at once, never waited for."""
+
+
+class MissingTrainingKit(ModuleNotFoundError):
+    """A feature needs a package of the training kit that this (runtime-only) install lacks."""
 
 
 class KerferWarning(UserWarning):

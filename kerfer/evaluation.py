@@ -188,7 +188,7 @@ def split_loader(
 
 
 def _check_every_class(data: Path, split: str, class_names: Sequence[str]) -> None:
-    from kerfer.data.folders import class_folders
+    from kerfer.runtime.scan import class_folders
 
     if not (data / split).is_dir():
         return  # the loader names a missing split folder, and the splits there are

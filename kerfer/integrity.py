@@ -16,12 +16,10 @@ import hashlib
 import os
 from pathlib import Path
 
+from kerfer.errors import DamagedInstall
+
 MANIFEST = "SHA256SUMS"
 """In the assets folder: ``<sha256>  <file name>`` per line, as ``sha256sum`` writes and checks it."""
-
-
-class DamagedInstall(ValueError):
-    """A shipped file whose bytes are not those kerfer shipped."""
 
 
 def assets_dir() -> Path:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import importlib.util
 
+from kerfer.errors import MissingTrainingKit
+
 TRAIN_INSTALL = 'pip install "kerfer[train]"'
 
 TRAINING_MODULES = {
@@ -26,10 +28,6 @@ TRAINING_MODULES = {
 TRAINING_COMMANDS = ("train", "evaluate", "export", "archs", "pack")
 
 TFLITE_INSTALL = "pip install ai-edge-litert (or, where it has no wheel, tensorflow)"
-
-
-class MissingTrainingKit(ModuleNotFoundError):
-    """A feature needs a package of the training kit that this (runtime-only) install lacks."""
 
 
 def is_importable(module: str) -> bool:

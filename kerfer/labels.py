@@ -28,6 +28,10 @@ FERPLUS_CLASSES: tuple[str, ...] = (
 )
 """FER+ vote columns that are emotions (``unknown`` and ``NF`` are not classes)."""
 
+EMOJI_EMOTIONS: tuple[str, ...] = FER2013_CLASSES
+"""The emotions ``--overlay emoji`` has a face for (FER2013's; FER+ spellings reach them through
+:data:`EMOTION_ALIASES`); any other class gets a neutral face with its name."""
+
 EMOTION_ALIASES: dict[str, str] = {
     "anger": "angry",
     "disgusted": "disgust",

@@ -16,7 +16,7 @@ import zipfile
 from pathlib import Path
 
 from kerfer.contract import ModelContract
-from kerfer.errors import KerferWarning
+from kerfer.errors import KerferWarning, ModelError
 
 SHIPPED = "shipped"
 """The model argument that names the default model shipped with kerfer (as does ``None``)."""
@@ -29,10 +29,6 @@ SHIPPED_MODELS: dict[str, str] = {
 of the same name is reached as ``./ferplus``)."""
 DEFAULT_MODEL_NAME = SHIPPED_MODELS[SHIPPED]
 KERAS_SUFFIXES = (".keras", ".h5")
-
-
-class ModelError(ValueError):
-    """A model file that cannot be used (missing, truncated, wrong format, wrong labels)."""
 
 
 def default_model_path(name: str = SHIPPED) -> Path:

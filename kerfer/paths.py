@@ -18,11 +18,9 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from kerfer.errors import SameFileError
+
 PathArg = str | os.PathLike
-
-
-class SameFileError(ValueError):
-    """An output that is an input (or another output): refused before anything is written."""
 
 
 def same_file(a: PathArg, b: PathArg) -> bool:

@@ -756,7 +756,7 @@ def train(
     augmenting = cfg.augment is not None and cfg.augment.any()
     on_device = augmenting and choose_augment_on(cfg.augment_on, accelerators) == "device"
 
-    from kerfer.models.registry import bind_options
+    from kerfer.models import bind_options
 
     bind_options(cfg.arch, cfg.arch_options)  # a misspelt --arch fails before the data is read
     splits = load_splits(cfg)

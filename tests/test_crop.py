@@ -15,9 +15,11 @@ from conftest import MEDIA, needs_media
 
 from kerfer.cli import main
 from kerfer.errors import DataError
-from kerfer.runtime.cropping import REJECTED, REPORT, crop_dataset, crop_roi, find_sources, roi_angle, roi_box
+from kerfer.runtime.cropping import REJECTED, REPORT, crop_dataset
 from kerfer.runtime.detect import Detection, crop_faces
 from kerfer.runtime.pipeline import level_angle
+from kerfer.runtime.roi import crop_roi, roi_angle, roi_box
+from kerfer.runtime.scan import find_sources
 
 TINY_ARCH = ["--arch", "vgg", "--arch-option", "widths=[8,16,16,32]", "--arch-option", "stem_filters=4"]
 
@@ -374,7 +376,7 @@ def test_cli_errors_are_one_line(tmp_path):
 def test_progress_bar_is_quiet_off_a_terminal():
     import io
 
-    from kerfer.runtime.cropping import _Progress
+    from kerfer.progress import Progress as _Progress
 
     class Tty(io.StringIO):
         def isatty(self):

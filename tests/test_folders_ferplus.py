@@ -32,6 +32,19 @@ def test_image_folder_exact_pixels_and_class_names(tmp_path):
     assert got == want
 
 
+@pytest.mark.parametrize("ext", [".webp", ".tif", ".tiff"])
+def test_image_folder_reads_every_type_crop_and_predict_read(tmp_path, ext):
+    """One list of image types (``kerfer.options.IMAGE_EXTENSIONS``): ``train --data`` no longer
+    skips the .webp/.tif photos ``crop`` and ``predict`` accept."""
+    images, labels = make_images(4, num_classes=2)
+    _folder(tmp_path, "train", images, labels, ["a", "b"], ext=ext)
+    x, y, found = read_image_folder(tmp_path, "train")
+    assert found == ("a", "b") and len(x) == 4
+    got = sorted((found[lab], im.tobytes()) for im, lab in zip(x, y))
+    if ext != ".webp":  # lossless: the same pixels
+        assert got == sorted((["a", "b"][lab], im.tobytes()) for im, lab in zip(images, labels))
+
+
 def test_image_folder_rgb_any_size_and_dataset(tmp_path):
     images, labels = make_images(6, num_classes=2)
     big = np.stack([cv2.resize(im, (96, 96), interpolation=cv2.INTER_NEAREST) for im in images])

@@ -300,15 +300,10 @@ def test_single_head_models_are_plain_models_with_the_heads_outputs(data, runs):
 
 
 def test_ship_stage_ships_the_ferplus_head_of_a_two_head_run(data, runs, tmp_path):
-    import sys
-    from pathlib import Path
-
     from kerfer.labels import FERPLUS_CLASSES
     from kerfer.modelio import load_keras_model
     from kerfer.models import build_model
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-    import ship_stage
+    from tools import ship_stage
 
     tmp, fer, _ = data
     assets = tmp_path / "assets"

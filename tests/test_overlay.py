@@ -11,10 +11,12 @@ import pytest
 from click.testing import CliRunner
 from conftest import MEDIA, needs_media
 
-from kerfer.cli import OVERLAY_CHOICES, main
-from kerfer.labels import FER2013_CLASSES
-from kerfer.runtime import overlay
-from kerfer.runtime.overlay import EMOJI_EMOTIONS, OVERLAY_STYLES, draw_emoji, draw_face
+from kerfer.cli import main
+from kerfer.labels import EMOJI_EMOTIONS, FER2013_CLASSES
+from kerfer.options import OVERLAY_STYLES
+from kerfer.runtime import emoji, overlay
+from kerfer.runtime.emoji import draw_emoji
+from kerfer.runtime.overlay import draw_face
 
 H, W = 400, 640
 BOX = (100, 120, 120, 120)  # x, y, w, h: room on every side
@@ -41,9 +43,8 @@ def _drawn(style, box=BOX, top="happy", names=FER2013_CLASSES, frame=None):
     return frame, out
 
 
-def test_the_cli_choices_are_the_overlay_styles():
-    assert OVERLAY_CHOICES == OVERLAY_STYLES == ("bars", "label", "emoji")
-    assert EMOJI_EMOTIONS == FER2013_CLASSES
+def test_every_emoji_class_has_its_own_face():
+    assert set(emoji._FACES) == set(EMOJI_EMOTIONS)
 
 
 def test_each_style_draws_the_box_and_label_and_its_own_extra():
@@ -64,21 +65,14 @@ def test_each_style_draws_the_box_and_label_and_its_own_extra():
         assert np.any(images[a][0] != images[b][0]), (a, b)
 
 
-def test_default_and_the_old_bars_switch_still_draw_as_before():
+def test_the_default_style_is_bars():
     frame = _frame()
     p = _probs()
     outs = {}
-    for key, kw in {
-        "default": {},
-        "bars=True": {"bars": True},
-        "bars": {"style": "bars"},
-        "bars=False": {"bars": False},
-        "label": {"style": "label"},
-    }.items():
+    for key, kw in {"default": {}, "bars": {"style": "bars"}, "label": {"style": "label"}}.items():
         outs[key] = frame.copy()
         draw_face(outs[key], BOX, p, FER2013_CLASSES, **kw)
-    assert np.array_equal(outs["default"], outs["bars"]) and np.array_equal(outs["bars=True"], outs["bars"])
-    assert np.array_equal(outs["bars=False"], outs["label"])
+    assert np.array_equal(outs["default"], outs["bars"])
     assert not np.array_equal(outs["bars"], outs["label"])
 
 
@@ -241,9 +235,9 @@ def test_live_overlay_emoji_reaches_the_drawing_and_the_video(tmp_path, monkeypa
 
     styles = []
 
-    def spy(frame, box, probs, names, bars=None, style="bars"):
+    def spy(frame, box, probs, names, style="bars"):
         styles.append(style)
-        overlay.draw_face(frame, box, probs, names, bars, style)
+        overlay.draw_face(frame, box, probs, names, style)
 
     monkeypatch.setattr(live_mod, "draw_face", spy)
     video = tmp_path / "out.mp4"

@@ -1,10 +1,8 @@
-"""tools/ship_stage.py: the shipping rule, and a tiny stage from run to shipped files."""
+"""python -m tools.ship_stage: the shipping rule, and a tiny stage from run to shipped files."""
 
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,9 +10,7 @@ from click.testing import CliRunner
 from fakedata import tiny_fer_csv
 
 from kerfer.cli import main as kerfer_main
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-import ship_stage  # noqa: E402
+from tools import ship_stage
 
 TINY = ["--arch", "vgg", "--arch-option", "widths=[8,16,16,32]", "--arch-option", "stem_filters=4"]
 

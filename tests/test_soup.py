@@ -1,16 +1,13 @@
-"""tools/soup.py: weighted weight averaging into a run directory the other commands take."""
+"""kerfer.models.soup: weighted weight averaging into a run directory the other commands take."""
 
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-import soup  # noqa: E402
+from kerfer.models import soup
 
 TINY = {"arch": "vgg", "arch_options": {"widths": [8, 16, 16, 32], "stem_filters": 4}}
 

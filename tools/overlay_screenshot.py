@@ -10,18 +10,16 @@ writes ``overlay_emoji.jpg`` (two_people.jpg annotated as ``kerfer predict --sav
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from kerfer.labels import FER2013_CLASSES
+from kerfer.runtime.emoji import draw_emoji
 
-from kerfer.labels import FER2013_CLASSES  # noqa: E402
-from kerfer.runtime.overlay import draw_emoji  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 MAX_WIDTH = 1000
 

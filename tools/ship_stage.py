@@ -1,9 +1,9 @@
 """One training stage from run to shipped files: export, measure beside the shipped model, ship by the rule.
 
-    python tools/ship_stage.py /work/runs/warm_ens --csv ../shared/data/fer2013.csv.gz \\
+    python -m tools.ship_stage /work/runs/warm_ens --csv ../shared/data/fer2013.csv.gz \\
         --note "stage 4: ..."                                               # measure, change nothing
-    python tools/ship_stage.py ... --ship                                   # and ship if the rule says so
-    python tools/ship_stage.py /work/runs/long --task ferplus --csv ... --note "..."   # the FER+ model
+    python -m tools.ship_stage ... --ship                                   # and ship if the rule says so
+    python -m tools.ship_stage /work/runs/long --task ferplus --csv ... --note "..."   # the FER+ model
 
 ``--task`` picks the shipped model: ``fer2013`` (``kerfer_fer2013_int8.tflite``, the default
 model) or ``ferplus`` (``kerfer_ferplus_int8.tflite``, evaluated on FER+ labels by FERPlus'
@@ -29,6 +29,8 @@ import argparse
 import json
 from collections.abc import Mapping
 from pathlib import Path
+
+from tools.ship_weights import write_weights
 
 TASKS = ("fer2013", "ferplus")
 DEFAULT_MIN_GAIN = 0.003
@@ -80,7 +82,6 @@ def write_float16(best: Path, config: Mapping, out: Path, note: str, task: str =
     """The run's weights as the shipped float16 asset in ``out``, and a ``.keras`` rebuilt from
     them (with labels) so that they are measured exactly as users load them."""
     import keras
-    from ship_weights import write_weights
 
     from kerfer.modelio import load_contract
     from kerfer.models import build_model

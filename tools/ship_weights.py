@@ -1,6 +1,6 @@
 """Writes a trained model's float weights into the package as the shipped ``fer2013`` weights.
 
-    python tools/ship_weights.py /work/runs/warm1/best.keras --config configs/warm_restart.json \
+    python -m tools.ship_weights /work/runs/warm1/best.keras --config configs/warm_restart.json \
         --note "warm restart of the recovered stage-2 model, configs/warm_restart.json"
 
 The int8 file that ships beside them must come from the same model (``kerfer export``), so that
@@ -24,7 +24,7 @@ def write_weights(
     class_names=None,
 ):
     """Writes ``<stem>.npz`` and ``<stem>.json`` from a ``.keras`` model and its training config;
-    returns both paths (shared with ``tools/ship_stage.py``). ``name`` is the ``weights=`` name
+    returns both paths (shared with :mod:`tools.ship_stage`). ``name`` is the ``weights=`` name
     (``fer2013`` or ``ferplus``); the class names default to FER2013's."""
     from kerfer.labels import FER2013_CLASSES
     from kerfer.modelio import load_keras_model

@@ -14,27 +14,8 @@ import numpy as np
 import tensorflow as tf
 
 from kerfer.errors import DataError
-
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
-
-
-def _is_image(f: Path) -> bool:
-    """An image file by its name, or a link with an image's name whose target is gone: listed, so
-    that reading it names it (``on_bad_file``) instead of dropping it without a word."""
-    return f.suffix.lower() in IMAGE_EXTENSIONS and (f.is_file() or (f.is_symlink() and not f.exists()))
-
-
-def _has_images(folder: Path) -> bool:
-    return any(_is_image(f) for f in folder.iterdir())
-
-
-def class_folders(split_dir: Path) -> list[str]:
-    """The class folders of a split (sorted): sub-folders with images, not named ``.*`` or ``_*``."""
-    if not split_dir.is_dir():
-        return []
-    return sorted(
-        p.name for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith((".", "_")) and _has_images(p)
-    )
+from kerfer.options import IMAGE_EXTENSIONS
+from kerfer.runtime.scan import class_folders, class_images
 
 
 def _list_split(
@@ -45,9 +26,7 @@ def _list_split(
         have = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
         where = f"; splits present: {', '.join(have)}" if have else ""
         raise DataError(f"{split_dir}: no such split folder (expected {root}/<split>/<class>/*.png){where}")
-    # A folder without images is not a class: an empty `contempt/` must not become an output; nor is a
-    # hidden or "_"-prefixed one (kerfer crop keeps its rejects in `_rejected/`).
-    found = class_folders(split_dir)
+    found = class_folders(split_dir)  # kerfer crop's rule too: folders with images, not `.*`/`_*`
     names = tuple(class_names) if class_names is not None else tuple(found)
     if not names:
         raise DataError(f"{split_dir}: no class folders with images inside (expected {split_dir}/<class>/*.png)")
@@ -67,10 +46,9 @@ def _list_split(
         d = split_dir / name
         if not d.is_dir():
             continue
-        for f in sorted(d.iterdir()):
-            if _is_image(f):
-                files.append(str(f))
-                labels.append(i)
+        for f in class_images(d):
+            files.append(str(f))
+            labels.append(i)
     if not files:
         raise DataError(f"{split_dir}: no images found (extensions {', '.join(IMAGE_EXTENSIONS)})")
     return files, labels, names
@@ -114,7 +92,8 @@ def decode_image_file(path: str | os.PathLike, image_size: int, color_mode: str)
     """Any image file (8/16-bit, gray/RGB/RGBA) → uint8 ``(S, S, C)``; DataError names a bad file."""
     import cv2
 
-    from kerfer.runtime.images import ImageReadError, read_image
+    from kerfer.errors import ImageReadError
+    from kerfer.runtime.images import read_image
 
     try:
         img = read_image(path, gray=color_mode == "grayscale")

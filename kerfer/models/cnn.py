@@ -6,10 +6,8 @@ import keras
 from keras import layers
 
 from kerfer.models.blocks import classifier_head
-from kerfer.models.registry import register
 
 
-@register("cnn", "classic 4-conv Keras CNN with a dense head (the baseline)", param_budget=2_500_000)
 def build_cnn(
     num_classes: int = 7,
     input_shape: tuple[int, int, int] = (48, 48, 1),

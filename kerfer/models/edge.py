@@ -7,10 +7,8 @@ from collections.abc import Sequence
 import keras
 
 from kerfer.models.blocks import check_stages, conv_bn_act, finish, inverted_residual, stem
-from kerfer.models.registry import register
 
 
-@register("edge", "depthwise-separable inverted residuals for CPU / Raspberry Pi", param_budget=450_000)
 def build_edge(
     num_classes: int = 7,
     input_shape: tuple[int, int, int] = (48, 48, 1),

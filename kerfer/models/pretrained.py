@@ -299,7 +299,7 @@ def build_pretrained(
     options: Mapping[str, Any],
 ):
     """``build_model(arch, weights=...)``: arguments checked first, model rebuilt from the weights' metadata."""
-    from kerfer.models.registry import bind_options, get_arch
+    from kerfer.models import bind_options, get_arch
 
     get_arch(arch)
     options = bind_options(arch, dict(options))

@@ -7,10 +7,8 @@ from collections.abc import Sequence
 import keras
 
 from kerfer.models.blocks import check_stages, finish, residual_block, stem
-from kerfer.models.registry import register
 
 
-@register("resnet", "ResNet-style basic residual blocks with BatchNorm", param_budget=1_400_000)
 def build_resnet(
     num_classes: int = 7,
     input_shape: tuple[int, int, int] = (48, 48, 1),

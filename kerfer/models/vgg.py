@@ -8,10 +8,8 @@ import keras
 from keras import layers
 
 from kerfer.models.blocks import check_stages, conv_bn_act, finish, stem
-from kerfer.models.registry import register
 
 
-@register("vgg", "VGG-style 3x3 conv-BN stacks after a stride-2 stem (kerfer's default)", param_budget=1_700_000)
 def build_vgg(
     num_classes: int = 7,
     input_shape: tuple[int, int, int] = (48, 48, 1),

@@ -21,6 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from kerfer.options import BLAZEFACE_MIN_SCORE, BLAZEFACE_SIZE
 from kerfer.runtime.detect import Box, Detection, check_options
 from kerfer.runtime.images import as_frame
 
@@ -29,12 +30,6 @@ KEYPOINTS = ("right_eye", "left_eye", "nose", "mouth", "right_ear", "left_ear")
 
 RAW_SCORE_LIMIT = 80.0
 """Logits are clipped to +-80 before the sigmoid (as MediaPipe does): exp(100) overflows float32."""
-
-
-DEFAULT_MIN_SCORE = 0.6
-"""Face probability to keep a detection. On the shared photos, upright and turned by up to 30
-degrees, every true face scores 0.72 or more and the one false face (``no-faces.jpg`` turned
-by -30 degrees) 0.54 (``benchmarks/detectors.py``); MediaPipe's own default, 0.5, keeps it."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,7 +42,7 @@ class SsdSpec:
     offset: float = 0.5
 
 
-FULL_RANGE = SsdSpec(input_size=192, strides=(4,), anchors_per_cell=(1,))
+FULL_RANGE = SsdSpec(input_size=BLAZEFACE_SIZE, strides=(4,), anchors_per_cell=(1,))
 """The full-range model: faces up to ~5 m from the camera, one dense 48x48 grid."""
 
 SHORT_RANGE = SsdSpec(input_size=128, strides=(8, 16), anchors_per_cell=(2, 6))
@@ -170,7 +165,7 @@ class BlazeFaceDetector:
     with the same outputs (the short-range selfie model needs ``spec=SHORT_RANGE``).
     """
 
-    score_threshold: float = DEFAULT_MIN_SCORE
+    score_threshold: float = BLAZEFACE_MIN_SCORE
     iou_threshold: float = 0.3
     min_face: int = 1
     model: str | None = None
@@ -188,7 +183,7 @@ class BlazeFaceDetector:
                 f"{path}: no BlazeFace model here"
                 + ("" if self.model else " (damaged install: reinstall kerfer, or pass --detector haar)")
             )
-        from kerfer.modelio import ModelError
+        from kerfer.errors import ModelError
         from kerfer.runtime.classifier import load_interpreter
         from kerfer.runtime.quiet import native_quiet
 

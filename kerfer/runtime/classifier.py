@@ -84,7 +84,8 @@ def check_num_threads(num_threads: object) -> None:
 def load_interpreter(path: Path, num_threads: int | None):
     """A TFLite interpreter for the model file ``path``: its bytes are read by Python (any file
     name works) and, for a shipped file, checked against the sha256 kerfer recorded for it."""
-    from kerfer.integrity import DamagedInstall, read_checked
+    from kerfer.errors import DamagedInstall
+    from kerfer.integrity import read_checked
 
     check_num_threads(num_threads)
     try:

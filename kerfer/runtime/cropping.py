@@ -10,9 +10,11 @@ has one row in ``OUT/crop_report.csv`` (source, status, faces, output, note).
 
 ``OUT/_rejected`` is not a class for ``kerfer train --data``: it sits beside the split folders
 (a split is read only when named), and in the one-level layout it holds folders only, never
-images, and :mod:`kerfer.data.folders` counts a folder as a class only when images lie
-directly inside it.
+images, and :func:`kerfer.runtime.scan.class_folders` (the rule ``train --data`` reads by too)
+counts a folder as a class only when images lie directly inside it.
 
+This module builds the dataset (the report, the journal, what OUT already holds); where each
+region lies is :mod:`kerfer.runtime.roi`, how SRC is laid out :func:`kerfer.runtime.scan.find_sources`.
 OpenCV and NumPy only (no TensorFlow): the crops match what ``kerfer predict`` and ``kerfer
 live`` feed a model (same margin, same alignment rule), so a model trained on them sees at run
 time what it learnt from.
@@ -33,40 +35,15 @@ from pathlib import Path, PurePosixPath
 import cv2
 import numpy as np
 
-from kerfer.errors import DataError
-from kerfer.paths import SameFileError, refuse_nested
+from kerfer.errors import DataError, ImageReadError, LockedError, SameFileError
+from kerfer.io import atomic_path, atomic_write_bytes, atomic_write_text, exclusive_lock
+from kerfer.options import CROP_SIZE, MARGIN, MAX_CROP_SIZE, MIN_CROP_SIZE, ON_MULTIPLE, ROIS
+from kerfer.paths import refuse_nested
 from kerfer.progress import Progress
-from kerfer.progress import Progress as _Progress  # noqa: F401  (the name tests and older callers use)
-from kerfer.runtime.detect import Detection, FaceDetector, crop_faces, find_faces
-from kerfer.runtime.images import ImageReadError, decode_image, encode_image, read_bytes
-from kerfer.runtime.pipeline import level_angle
-from kerfer.runtime.scan import IMAGE_EXTENSIONS, Scan, Unreadable, scan
-
-ROIS = ("face", "mouth", "eyes")
-FACE_MARGIN = 0.1
-"""Padding around the face box, a fraction of its side each way: ``kerfer predict``'s default."""
-MOUTH_SIDE = 0.6
-"""Side of the mouth square, a fraction of the face width."""
-EYES_WIDTH = 1.6
-"""Side of the eyes square, in inter-eye distances: both eyes with their outer corners (about
-0.75 of the distance out from the midpoint) and a margin."""
-EYES_BOTTOM = 0.55
-"""Lower edge of the eyes square below the eye line, in eye-to-mouth distances: past the lower
-lids, level with the nose tip (about 0.5), well above the mouth (1.0). The old square, 0.9 face
-widths centred on the eyes, reached 1.1 eye-to-mouth distances down: into the mouth."""
-EYES_BROWS = 0.45
-"""How far the eyes square reaches at least above the eye line, in eye-to-mouth distances: the
-brows lie about 0.35-0.45 above it."""
-EYE_MOUTH_PER_EYES = 1.05
-"""Eye-to-mouth distance over inter-eye distance of a frontal face (0.95-1.09 on the shared
-photos, BlazeFace keypoints): the estimate for a detector that gives eyes but no mouth."""
-FACE_WIDTH_PER_EYES = 2.5
-"""Face box width over inter-eye distance (2.4-2.6 on the shared photos): the estimate without eyes."""
-MOUTH_DOWN = 0.25
-"""Without a mouth keypoint (Haar): the mouth lies this fraction of the box height below the box
-centre (0.75 of the way down the box), along the face's own vertical axis."""
-EYES_UP = 0.12
-"""Without eye keypoints (Haar): the eyes lie this fraction of the box height above the box centre."""
+from kerfer.runtime.detect import Detection, FaceDetector, find_faces
+from kerfer.runtime.images import decode_image, encode_image, read_bytes
+from kerfer.runtime.roi import crop_roi
+from kerfer.runtime.scan import Unreadable, find_sources
 
 REJECTED = "_rejected"
 REPORT = "crop_report.csv"
@@ -77,221 +54,6 @@ LOCK = ".crop.lock"
 SETTINGS = "crop_settings.json"
 STATUSES = ("cropped", "no_face", "multiple_faces", "unreadable")
 REPORT_FIELDS = ("source", "status", "faces", "output", "note", "src", "source_sha256", "output_sha256")
-ON_MULTIPLE = ("skip", "largest")
-
-
-# --------------------------------------------------------------------------- regions of interest
-
-
-def _down_axis(det: Detection) -> np.ndarray:
-    """The unit vector from the face's forehead to its chin, in frame pixels (y down): the box's
-    vertical turned by the face's roll, so a region placed along it follows a tilted head."""
-    roll = np.radians(det.roll_degrees())
-    return np.array([-np.sin(roll), np.cos(roll)])
-
-
-def _mouth_point(det: Detection) -> np.ndarray | None:
-    mouth = det.point("mouth")
-    if mouth is not None:
-        return np.asarray(mouth, np.float64)
-    corners = det.point("mouth_left"), det.point("mouth_right")  # YuNet gives the two corners
-    if corners[0] is not None and corners[1] is not None:
-        return (np.asarray(corners[0], np.float64) + np.asarray(corners[1], np.float64)) / 2
-    return None
-
-
-def roi_box(det: Detection, roi: str, margin: float = FACE_MARGIN) -> tuple[float, float, float]:
-    """The square region of interest of one face: ``(cx, cy, side)`` in frame pixels, before any
-    rotation (the crop is turned about ``(cx, cy)`` by :func:`roi_angle`).
-
-    - ``face``: the detection box squared on its longest side and padded by ``margin`` each way,
-      exactly the crop ``kerfer predict`` classifies;
-    - ``mouth``: a square of :data:`MOUTH_SIDE` x the face width, centred on the mouth keypoint
-      (BlazeFace's mouth centre, YuNet's two corners averaged), else 0.75 of the way down the box;
-    - ``eyes``: a square from the keypoints (:func:`eyes_box`): both eyes and brows, its lower edge
-      above the mouth; without keypoints (Haar) the same rule on the usual eye and mouth
-      positions in the box. Square rather than a wide strip: ``kerfer train`` reads square
-      images and would squash a wide one.
-
-    Without keypoints (Haar) the fallback positions are measured along the face's vertical axis
-    turned by its roll, which is 0 without eyes; with keypoints the regions follow the face anyway.
-    """
-    if roi not in ROIS:
-        raise ValueError(f"roi={roi!r}: expected one of {', '.join(ROIS)}")
-    x, y, w, h = (float(v) for v in det.box)
-    centre = np.array([x + w / 2, y + h / 2])
-    if roi == "face":
-        return float(centre[0]), float(centre[1]), max(w, h) * (1 + 2 * margin)
-    if roi == "mouth":
-        point = _mouth_point(det)
-        if point is None:
-            point = centre + MOUTH_DOWN * h * _down_axis(det)
-        return float(point[0]), float(point[1]), MOUTH_SIDE * w
-    return eyes_box(det)
-
-
-def _eye_geometry(det: Detection) -> tuple[np.ndarray, float, float]:
-    """(the eye line's midpoint, the inter-eye distance, the eye-to-mouth distance) in frame
-    pixels, from the keypoints where the detector gives them, else estimated from the box."""
-    x, y, w, h = (float(v) for v in det.box)
-    down = _down_axis(det)
-    eyes = det.eyes()
-    if eyes is None:  # Haar: the eyes a little above the box centre, the mouth 0.75 of the way down
-        centre = np.array([x + w / 2, y + h / 2])
-        return centre - EYES_UP * h * down, w / FACE_WIDTH_PER_EYES, (EYES_UP + MOUTH_DOWN) * h
-    left, right = (np.asarray(e, np.float64) for e in eyes)
-    mid, between = (left + right) / 2, float(np.linalg.norm(right - left))
-    mouth = _mouth_point(det)
-    to_mouth = float(np.dot(mouth - mid, down)) if mouth is not None else 0.0
-    if to_mouth <= 0:  # no mouth keypoint (or one above the eyes): a frontal face's proportion
-        to_mouth = EYE_MOUTH_PER_EYES * between
-    return mid, max(between, 1.0), to_mouth
-
-
-def eyes_box(det: Detection) -> tuple[float, float, float]:
-    """The eyes square ``(cx, cy, side)``: wide enough for both eyes and their outer corners
-    (:data:`EYES_WIDTH` inter-eye distances), tall enough to reach the brows (:data:`EYES_BROWS`),
-    its lower edge :data:`EYES_BOTTOM` eye-to-mouth distances below the eye line, so it stops
-    above the mouth; placed along the face's own axes (a tilted head is followed)."""
-    mid, between, to_mouth = _eye_geometry(det)
-    side = max(EYES_WIDTH * between, (EYES_BOTTOM + EYES_BROWS) * to_mouth)
-    centre = mid + (EYES_BOTTOM * to_mouth - side / 2) * _down_axis(det)
-    return float(centre[0]), float(centre[1]), side
-
-
-def roi_angle(det: Detection, align: bool = True) -> float:
-    """The rotation (degrees) that turns the crop upright: :func:`~kerfer.runtime.pipeline.level_angle`,
-    the rule ``kerfer predict`` applies; 0 without eyes (the roll is then 0) or ``align``."""
-    return level_angle(det.roll_degrees()) if align else 0.0
-
-
-def crop_roi(
-    frame: np.ndarray,
-    det: Detection,
-    roi: str = "face",
-    size: int = 48,
-    channels: int = 1,
-    align: bool = True,
-    margin: float = FACE_MARGIN,
-) -> np.ndarray:
-    """One face's region of interest, upright, as uint8 ``(size, size, channels)`` (RGB for 3)."""
-    cx, cy, side = roi_box(det, roi, margin)
-    side = max(side, 1.0)
-    box = (cx - side / 2, cy - side / 2, side, side)
-    crops = crop_faces(frame, [box], size=size, margin=0.0, channels=channels, angles=[roi_angle(det, align)])
-    return crops[0]
-
-
-# --------------------------------------------------------------------------- the source folders
-
-
-def _visible(p: Path) -> bool:
-    return not p.name.startswith((".", "_"))
-
-
-def _list_dirs(folder: Path) -> list[Path]:
-    """The visible sub-folders of ``folder`` (not following links to folders)."""
-    with os.scandir(folder) as it:
-        return sorted(Path(e.path) for e in it if e.is_dir() and _visible(Path(e.name)))
-
-
-@dataclasses.dataclass(frozen=True)
-class SourceLayout:
-    """What :func:`find_sources` found: ``layout`` is ``"classes"`` (``SRC/<class>/img``) or
-    ``"splits"`` (``SRC/<split>/<class>/img``); ``groups`` maps each class folder, relative to SRC
-    (``happy`` or ``train/happy``), to its images; ``unreadable`` lists the folders and entries
-    that could not be read (each gets a report row); ``ignored`` lists the files not read."""
-
-    layout: str
-    groups: dict[str, list[Path]]
-    ignored: list[Path]
-    unreadable: list[Unreadable] = dataclasses.field(default_factory=list)
-
-
-def find_sources(src: str | os.PathLike) -> SourceLayout:
-    """The class folders of ``src`` and their images (only the images directly inside a class
-    folder, as ``kerfer train`` reads them; folders named ``.*`` or ``_*`` are skipped).
-
-    A folder or entry that cannot be read (no permission, a stale mount, a broken link with an
-    image's name) does not stop the listing: it is returned in ``unreadable``. Raises
-    ``FileNotFoundError`` for a missing ``src`` and ``DataError`` for images lying directly in it,
-    for a folder holding both images and class folders, for mixed layouts and for no images.
-    """
-    src = Path(src)
-    if not src.exists():
-        raise FileNotFoundError(f"{src}: no such folder")
-    if not src.is_dir():
-        raise DataError(f"{src}: not a folder (expected {src}/<class>/*.jpg or {src}/<split>/<class>/*.jpg)")
-    top = scan(src, recursive=False)
-    if top.unreadable and top.unreadable[0].path == src:
-        raise DataError(f"{src}: {top.unreadable[0].problem}")
-    if top.images:
-        loose = top.images
-        shown_names = ", ".join(f.name for f in loose[:3]) + (", ..." if len(loose) > 3 else "")
-        raise DataError(
-            f"{src}: {len(loose)} image(s) directly in this folder ({shown_names}): put them in class folders, "
-            f"{src}/<class>/*.jpg (or {src}/<split>/<class>/*.jpg); the folder names are the labels"
-        )
-    unreadable = list(top.unreadable)
-    classes: dict[Path, Scan] = {}
-    splits: dict[Path, dict[Path, Scan]] = {}
-    for folder in _list_dirs(src):
-        direct = scan(folder, recursive=False)
-        if direct.unreadable and direct.unreadable[0].path == folder:
-            unreadable.append(direct.unreadable[0])  # cannot tell a class from a split: reported, skipped
-            continue
-        subs, sub_problems = _class_scans(folder)
-        if direct.images and subs:
-            raise DataError(
-                f"{folder}: holds images and class folders with images ({', '.join(s.name for s in list(subs)[:3])}); "
-                "a folder is either a class (images inside) or a split (class folders inside)"
-            )
-        if direct.images or (direct.unreadable and not subs and not sub_problems):
-            classes[folder] = direct
-        elif subs or sub_problems:
-            splits[folder] = subs
-            unreadable.extend([*direct.unreadable, *sub_problems])
-    if classes and splits:
-        raise DataError(
-            f"{src}: mixes class folders ({', '.join(p.name for p in list(classes)[:3])}) with split folders "
-            f"({', '.join(p.name for p in list(splits)[:3])}); use {src}/<class>/*.jpg or {src}/<split>/<class>/*.jpg"
-        )
-    if not classes and not splits and not unreadable:
-        raise DataError(
-            f"{src}: no class folders with images inside (expected {src}/<class>/*.jpg or "
-            f"{src}/<split>/<class>/*.jpg; image types {', '.join(sorted(IMAGE_EXTENSIONS))})"
-        )
-    groups: dict[str, list[Path]] = {}
-    found = classes.items() if classes else [(c, f) for subs in splits.values() for c, f in subs.items()]
-    for folder, contents in found:
-        groups[folder.relative_to(src).as_posix()] = contents.images
-        unreadable.extend(contents.unreadable)
-    return SourceLayout("classes" if classes else "splits", groups, _ignored(src, groups), unreadable)
-
-
-def _class_scans(folder: Path) -> tuple[dict[Path, Scan], list[Unreadable]]:
-    """The class folders inside a split folder (those with images, or with entries that could not
-    be read), and the sub-folders that could not be listed."""
-    subs: dict[Path, Scan] = {}
-    problems: list[Unreadable] = []
-    try:
-        folders = _list_dirs(folder)
-    except OSError:
-        return subs, problems
-    for sub in folders:
-        contents = scan(sub, recursive=False)
-        if contents.unreadable and contents.unreadable[0].path == sub:
-            problems.append(contents.unreadable[0])
-        elif contents.images or contents.unreadable:
-            subs[sub] = contents
-    return subs, problems
-
-
-def _ignored(src: Path, groups: dict[str, list[Path]]) -> list[Path]:
-    """The files under ``src`` (outside ``.*``/``_*`` folders) that no class folder reads."""
-    everything = scan(src, extensions=(), hidden=False, keep_skipped=True)
-    read = {f for files in groups.values() for f in files}
-    return sorted(f for f in everything.skipped_paths if f not in read)
 
 
 # --------------------------------------------------------------------------- the report
@@ -449,8 +211,6 @@ def _hex(value: str | None) -> str:
 
 
 def _write_rows(path: Path, rows: Iterable[CropRow]) -> None:
-    from kerfer.io import atomic_path
-
     with atomic_path(path) as tmp:
         with open(tmp, "w", newline="", encoding="utf-8", errors="surrogateescape") as f:
             w = csv.writer(f)
@@ -491,8 +251,6 @@ def _ends_a_line(path: Path) -> bool:
 def _check_settings(out: Path, settings: dict) -> None:
     """OUT keeps the settings of its first run: crops of another ROI, size or colour would mix into
     the same class folders unnoticed."""
-    from kerfer.io import atomic_write_text
-
     path = out / SETTINGS
     if path.is_file():
         try:
@@ -732,8 +490,6 @@ class _Cropper:
             rel, outcome.status, outcome.faces, output, outcome.note, self.src_key, sha, _sha256(outcome.data)
         )
         self.journal.add(row)  # first: a kill between here and the write leaves a record of the name
-        from kerfer.io import atomic_write_bytes
-
         atomic_write_bytes(self.out / output, outcome.data)
         self._drop_stale(pasts, output)
         return row
@@ -790,14 +546,14 @@ def _problem(error: BaseException) -> str:
 def crop_dataset(
     src: str | os.PathLike,
     out: str | os.PathLike,
-    roi: str = "face",
-    size: int = 48,
+    roi: str = ROIS[0],
+    size: int = CROP_SIZE,
     grayscale: bool = True,
     detector: FaceDetector | None = None,
     progress: bool = True,
-    on_multiple: str = "skip",
+    on_multiple: str = ON_MULTIPLE[0],
     align: bool = True,
-    margin: float = FACE_MARGIN,
+    margin: float = MARGIN,
 ) -> CropReport:
     """Crops every photo of ``src`` into ``out`` (see the module docstring for the layout).
 
@@ -818,8 +574,8 @@ def crop_dataset(
         raise ValueError(f"roi={roi!r}: expected one of {', '.join(ROIS)}")
     if on_multiple not in ON_MULTIPLE:
         raise ValueError(f"on_multiple={on_multiple!r}: expected one of {', '.join(ON_MULTIPLE)}")
-    if not 8 <= int(size) <= 4096:
-        raise ValueError(f"size={size!r}: must be between 8 and 4096 pixels")
+    if not MIN_CROP_SIZE <= int(size) <= MAX_CROP_SIZE:
+        raise ValueError(f"size={size!r}: must be between {MIN_CROP_SIZE} and {MAX_CROP_SIZE} pixels")
     if not 0.0 <= margin <= 2.0:
         raise ValueError(f"margin={margin!r}: must be between 0 and 2")
     src_path, out_path = Path(src), Path(out)
@@ -832,8 +588,6 @@ def crop_dataset(
         raise DataError(f"{out_path}: exists and is not a folder")
     out_path.mkdir(parents=True, exist_ok=True)
     _check_own_files(out_path)
-    from kerfer.io import LockedError, exclusive_lock
-
     try:
         with exclusive_lock(out_path / LOCK):
             return _crop_locked(

@@ -17,7 +17,16 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from kerfer.options import MIN_DETECT_SIZE
+from kerfer.options import (
+    DETECT_SIZE,
+    HAAR_MIN_NEIGHBORS,
+    HAAR_SCALE_FACTOR,
+    MARGIN,
+    MIN_DETECT_SIZE,
+    MIN_FACE,
+    YUNET_DETECT_SIZE,
+    YUNET_MIN_SCORE,
+)
 from kerfer.paths import native_path
 from kerfer.runtime.images import as_frame
 
@@ -118,10 +127,10 @@ class HaarDetector:
     promise that concurrent ``detectMultiScale`` calls on one classifier are safe).
     """
 
-    scale_factor: float = 1.2
-    min_neighbors: int = 4
-    min_face: int = 20
-    max_side: int | None = 320
+    scale_factor: float = HAAR_SCALE_FACTOR
+    min_neighbors: int = HAAR_MIN_NEIGHBORS
+    min_face: int = MIN_FACE
+    max_side: int | None = DETECT_SIZE
     equalize: bool = True
     cascade: str = "haarcascade_frontalface_default.xml"
     _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, init=False, repr=False, compare=False)
@@ -161,8 +170,8 @@ class YuNetDetector:
     """
 
     model: str
-    score_threshold: float = 0.7
-    max_side: int | None = 640
+    score_threshold: float = YUNET_MIN_SCORE
+    max_side: int | None = YUNET_DETECT_SIZE
     _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -209,7 +218,7 @@ def crop_faces(
     frame: np.ndarray,
     boxes: list[Box],
     size: int = 48,
-    margin: float = 0.1,
+    margin: float = MARGIN,
     channels: int = 1,
     angles: list[float] | None = None,
 ) -> np.ndarray:

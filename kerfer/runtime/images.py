@@ -8,11 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from kerfer.errors import ImageReadError
 from kerfer.paths import shown
-
-
-class ImageReadError(ValueError):
-    """An image file that cannot be read or decoded."""
 
 
 def read_image(path: str | os.PathLike, gray: bool = False) -> np.ndarray:

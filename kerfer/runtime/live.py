@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from kerfer.options import DETECT_EVERY, MIN_FRAMES, SMOOTH
+from kerfer.options import DETECT_EVERY, MIN_FRAMES, OVERLAY, SMOOTH
 from kerfer.paths import native_path, refuse_overwriting_inputs, shown
 from kerfer.progress import Progress
 from kerfer.runtime.overlay import check_style, draw_face, draw_fps
@@ -188,7 +188,7 @@ def run_live(
     video_fps: float | None = None,
     max_frames: int | None = None,
     draw: bool | None = None,
-    overlay: str = "bars",
+    overlay: str = OVERLAY,
     progress: bool = False,
 ) -> LiveSummary:
     """Runs the loop until the frames end, ``max_frames``, or q/Esc in the window.

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from kerfer.options import MAX_MARGIN
+from kerfer.options import ALIGN_MIN_DEGREES, MARGIN, MAX_MARGIN
 from kerfer.runtime.classifier import Classifier
 from kerfer.runtime.detect import Box, Detection, FaceDetector, crop_faces, find_faces
 from kerfer.runtime.images import as_frame
@@ -22,12 +22,6 @@ class Face:
 
     def label(self, class_names) -> str:
         return class_names[int(np.argmax(self.probs))]
-
-
-ALIGN_MIN_DEGREES = 10.0
-"""Faces tilted less than this are cropped as they are: FER2013's own faces lean a little and
-the model learnt them so. Aligned against not aligned with this rule: ``benchmarks/detectors.py
---csv`` (figures in the README)."""
 
 
 def default_detector() -> FaceDetector:
@@ -54,7 +48,7 @@ class FacePipeline:
         self,
         classifier: Classifier | str | os.PathLike | None = None,
         detector: FaceDetector | None = None,
-        margin: float = 0.1,
+        margin: float = MARGIN,
         tta: bool = False,
         align: bool = True,
     ):

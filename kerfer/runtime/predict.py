@@ -14,11 +14,13 @@ from pathlib import Path
 
 import cv2
 
+from kerfer.errors import ImageReadError
+from kerfer.options import OVERLAY
 from kerfer.paths import FileSet, shown
-from kerfer.runtime.images import ImageReadError, read_image, write_image
+from kerfer.runtime.images import read_image, write_image
 from kerfer.runtime.overlay import check_style, draw_face
 from kerfer.runtime.pipeline import Face, FacePipeline
-from kerfer.runtime.scan import IMAGE_EXTENSIONS, scan, skipped_note  # noqa: F401  (IMAGE_EXTENSIONS: public here before)
+from kerfer.runtime.scan import scan, skipped_note
 
 PER_IMAGE_ERRORS = (ImageReadError, cv2.error, OSError, ValueError, MemoryError)
 """What one photo may raise without stopping the others: unreadable, undecodable, too large, unwritable."""
@@ -87,7 +89,7 @@ def predict_images(
     paths: Iterable[str | os.PathLike] | Inputs,
     pipeline: FacePipeline,
     save_annotated: str | os.PathLike | None = None,
-    overlay: str = "bars",
+    overlay: str = OVERLAY,
 ) -> Iterator[ImageResult]:
     """One result per image, in order; an unreadable file or folder entry, or an annotated copy
     that cannot be written, yields a result with ``error`` set; so does a folder without a

@@ -9,11 +9,8 @@ from collections.abc import Iterator
 import cv2
 import numpy as np
 
+from kerfer.errors import SourceError
 from kerfer.paths import native_path, shown
-
-
-class SourceError(RuntimeError):
-    """A camera or stream that cannot be opened."""
 
 
 def _is_url(s: str) -> bool:
