@@ -40,15 +40,22 @@ def test_all_formats_written_with_contract(exported):
 
 def test_every_format_agrees_with_keras(exported):
     result, x, y, model = exported
-    ref = model.predict(x.astype("float32")[..., None], verbose=0).argmax(1)
+    ref_probs = model.predict(x.astype("float32")[..., None], verbose=0)
+    ref = ref_probs.argmax(1)
     assert (ref == y).mean() > 0.35, "the fixture model must have learned something (chance: 0.14)"
+    top2 = np.sort(ref_probs, axis=1)[:, -2:]
+    margin = top2[:, 1] - top2[:, 0]  # how far each face is from a tie in the float model
     for kind, path in result.files.items():
         clf = Classifier(path)
         probs = clf.predict_faces(x)
         assert probs.shape == (len(x), 7)
         np.testing.assert_allclose(probs.sum(1), 1.0, atol=0.02)
-        agree = (probs.argmax(1) == ref).mean()
-        assert agree >= (0.95 if kind == "tflite_int8" else 0.99), (kind, agree)
+        flipped = probs.argmax(1) != ref
+        # Rounding may only flip near-ties (how near depends on the CPU's kernels: one face of
+        # 70 flips on some machines): int8 within 0.25 of a tie, the float formats within 0.05.
+        near = 0.25 if kind == "tflite_int8" else 0.05
+        assert (margin[flipped] < near).all(), (kind, margin[flipped])
+        assert 1 - flipped.mean() >= (0.95 if kind == "tflite_int8" else 0.97), (kind, flipped.mean())
 
 
 def test_int8_takes_uint8_and_parity_report(exported):
