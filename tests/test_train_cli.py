@@ -243,7 +243,7 @@ def test_init_weights_transfers_the_backbone_to_a_new_head(tmp_path):
 
 def _splits(images, labels, names=None):
     from kerfer.data.fer2013 import FER2013_CLASSES
-    from kerfer.training import Splits
+    from kerfer.data.splits import Splits
 
     return Splits(images[..., None], labels, None, None, tuple(names or FER2013_CLASSES))
 
@@ -254,7 +254,7 @@ def test_teacher_targets_mix_labels_with_flip_averaged_teacher(tmp_path):
 
     from kerfer.evaluation import predict_batches
     from kerfer.runtime import Classifier
-    from kerfer.training import teacher_targets
+    from kerfer.distill import teacher_targets
 
     images, labels = make_images(40, seed=3)
     targets, note = teacher_targets("shipped", _splits(images, labels), weight=0.25)
@@ -273,7 +273,7 @@ def test_teacher_targets_mix_labels_with_flip_averaged_teacher(tmp_path):
 def test_teacher_with_other_classes_is_refused():
     from fakedata import make_images
 
-    from kerfer.training import teacher_targets
+    from kerfer.distill import teacher_targets
 
     images, labels = make_images(10, seed=1, num_classes=4)
     with pytest.raises(ValueError, match="same classes in the same order"):
@@ -302,7 +302,7 @@ def test_several_teachers_are_averaged(tmp_path):
     from fakedata import make_images
 
     from kerfer.models import build_model
-    from kerfer.training import _teacher_probs, teacher_targets
+    from kerfer.distill import _teacher_probs, teacher_targets
 
     other = tmp_path / "other.keras"
     build_model("vgg", 7, (48, 48, 1), widths=[8, 16, 16, 32], stem_filters=4).save(other)

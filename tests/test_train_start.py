@@ -117,7 +117,7 @@ def test_image_folder_honours_classes_and_skips_empty_folders(tmp_path):
     import numpy as np
 
     from kerfer.errors import DataError
-    from kerfer.training import load_splits
+    from kerfer.data.splits import load_splits
 
     for split in ("train", "val"):
         for k, name in enumerate(("angry", "happy", "sad")):
