@@ -15,8 +15,8 @@ from fakedata import ferplus_votes, make_images, split_usages, write_csv, write_
 from kerfer.callbacks import read_history
 from kerfer.cli import main
 from kerfer.data.ferplus import aux_ferplus_targets, ferplus_rule_labels, join_ferplus, vote_distributions
-from kerfer.portable import continue_from_pack, pack_run, unpack_run
 from kerfer.optim import step_schedule_values
+from kerfer.portable import continue_from_pack, pack_run, unpack_run
 from kerfer.training import TrainConfig, train
 
 TINY = {"widths": [8, 16, 16, 32], "stem_filters": 8, "stem_depth": 2, "dropout": 0.1}

@@ -116,8 +116,8 @@ def test_image_folder_honours_classes_and_skips_empty_folders(tmp_path):
     import cv2
     import numpy as np
 
-    from kerfer.errors import DataError
     from kerfer.data.splits import load_splits
+    from kerfer.errors import DataError
 
     for split in ("train", "val"):
         for k, name in enumerate(("angry", "happy", "sad")):
