@@ -15,11 +15,11 @@ _API = {
     "load_fer2013": "kerfer.data",
     "read_fer2013": "kerfer.data",
     "load_image_folder": "kerfer.data",
-    "AugmentConfig": "kerfer.data",
+    "AugmentConfig": "kerfer.config",
     "DataError": "kerfer.errors",
     "build_model": "kerfer.models",
     "list_architectures": "kerfer.models",
-    "TrainConfig": "kerfer.training",
+    "TrainConfig": "kerfer.config",
     "train": "kerfer.training",
     "evaluate": "kerfer.evaluation",
     "export": "kerfer.exporting",
@@ -37,7 +37,8 @@ _API = {
 __all__ = sorted(_API)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from kerfer.data import AugmentConfig, load_fer2013, load_image_folder, read_fer2013  # noqa: F401
+    from kerfer.config import AugmentConfig, TrainConfig  # noqa: F401
+    from kerfer.data import load_fer2013, load_image_folder, read_fer2013  # noqa: F401
     from kerfer.errors import DataError  # noqa: F401
     from kerfer.evaluation import evaluate  # noqa: F401
     from kerfer.exporting import export  # noqa: F401
@@ -49,7 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from kerfer.runtime.cropping import crop_dataset  # noqa: F401
     from kerfer.runtime.detect import HaarDetector  # noqa: F401
     from kerfer.runtime.pipeline import FacePipeline  # noqa: F401
-    from kerfer.training import TrainConfig, train  # noqa: F401
+    from kerfer.training import train  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

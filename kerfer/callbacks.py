@@ -6,10 +6,14 @@ import csv
 import io
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import keras
 
 from kerfer.io import atomic_write_text
+
+if TYPE_CHECKING:  # pragma: no cover
+    from kerfer.config import TrainConfig
 
 
 def read_history(path: str | os.PathLike) -> dict[str, list[float]]:
@@ -93,3 +97,36 @@ class AtomicCheckpoint(keras.callbacks.Callback):
 
         with atomic_path(self.path, suffix=".keras") as tmp:
             (self.save or self.model).save(tmp)
+
+
+def run_callbacks(cfg: TrainConfig, run_dir: Path, has_val: bool, backup: str = "backup", save=None) -> list:
+    """``save``: the model the checkpoints write, when ``fit`` trains a wrapper around it."""
+    monitor = "val_accuracy" if has_val else "accuracy"
+    cbs: list = [
+        # First, so a restored run skips the epochs it already finished.
+        keras.callbacks.BackupAndRestore(str(run_dir / backup), delete_checkpoint=False),
+        # Before EpochHistory: the best-so-far on resume is read from the epochs already logged.
+        AtomicCheckpoint(run_dir / "best.keras", monitor=monitor, mode="max", save=save),
+        AtomicCheckpoint(run_dir / "last.keras", save=save),
+        EpochHistory(run_dir / "history.csv"),
+        keras.callbacks.TerminateOnNaN(),
+    ]
+    if cfg.lr_schedule == "plateau":
+        cbs.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor="val_loss" if has_val else "loss",
+                factor=cfg.plateau_factor,
+                patience=cfg.plateau_patience,
+                min_lr=cfg.learning_rate * 1e-3,
+                verbose=1,
+            )
+        )
+    if cfg.early_stopping_patience:
+        cbs.append(
+            keras.callbacks.EarlyStopping(
+                monitor=monitor, mode="max", patience=cfg.early_stopping_patience, restore_best_weights=False
+            )
+        )
+    if cfg.tensorboard:
+        cbs.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard")))
+    return cbs

@@ -6,11 +6,12 @@ Heavy imports (TensorFlow) happen inside each command, so ``kerfer --help`` is i
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -53,6 +54,13 @@ from kerfer.options import (
 from kerfer.syslibs import NATIVE_MODULES, missing_library_message
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _with_options(fn, opts: list):
+    """``fn`` with the options (or option groups) ``opts``, listed in that order in --help."""
+    for opt in reversed(opts):
+        fn = opt(fn)
+    return fn
 
 
 class KerferError(click.ClickException):
@@ -134,8 +142,8 @@ def main(verbose: bool = False) -> None:
     \b
     Typical session:
       kerfer train --csv fer2013.csv.gz --arch vgg --epochs 30 --out runs/vgg
-      kerfer evaluate runs/vgg --csv fer2013.csv.gz --split PublicTest
-      kerfer export runs/vgg --tflite int8 --csv fer2013.csv.gz
+      kerfer evaluate --model runs/vgg --csv fer2013.csv.gz --split PublicTest
+      kerfer export --model runs/vgg --tflite int8 --csv fer2013.csv.gz
       kerfer predict photo.jpg
       kerfer live --camera 0
 
@@ -150,137 +158,110 @@ def main(verbose: bool = False) -> None:
     click.get_current_context().with_resource(quiet_command())
 
 
-def _parse_kv(pairs: tuple[str, ...]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise click.BadParameter(f"expected KEY=VALUE, got '{pair}'", param_hint="--arch-option")
-        k, v = pair.split("=", 1)
-        try:
-            out[k.strip().replace("-", "_")] = json.loads(v)
-        except json.JSONDecodeError:
-            out[k.strip().replace("-", "_")] = v
-    return out
+def data_options(must_exist: bool = True, purpose: str = ""):
+    """``--csv``, ``--data`` and ``--no-cache``: the data a command reads (train, evaluate, export);
+    their help is TrainConfig's, the one source. ``must_exist``: click checks the paths first."""
+    from kerfer.config import TrainConfig
+
+    help_of = {f.name: f.metadata["help"] for f in dataclasses.fields(TrainConfig)}
+    exists = {"exists": True} if must_exist else {}
+    options = [
+        click.option("--csv", "csv_path", type=click.Path(dir_okay=False, **exists), help=help_of["csv"] + purpose),
+        click.option("--data", "data_dir", type=click.Path(file_okay=False, **exists), help=help_of["data"]),
+        click.option(
+            "--no-cache",
+            "no_cache",
+            is_flag=True,
+            default=None,
+            help="Parse the CSV afresh and do not keep it in the per-user cache (~/.cache/kerfer, or $KERFER_CACHE_DIR).",
+        ),
+    ]
+    return lambda fn: _with_options(fn, options)
 
 
-def _class_weight_power(value: str) -> float:
-    names = {"none": 0.0, "sqrt": 0.5, "balanced": 1.0}
-    if value in names:
-        return names[value]
+unsafe_option = click.option(
+    "--unsafe", is_flag=True, help="Allow .keras files with Lambda layers (only for files you trust)."
+)
+
+MODEL_HELP = (
+    "Run directory (its best.keras), .keras, .tflite or SavedModel directory, or a shipped model: 'shipped' "
+    "(FER2013's 7 emotions, the default) or 'ferplus' (FER+'s 8, with contempt)."
+)
+
+
+def model_option(help: str = MODEL_HELP, exists: bool = False, old_argument: bool = False):
+    """``--model``, the one way every command names its model. ``old_argument``: the MODEL
+    argument the command once took still works, with a one-line deprecation message."""
+
+    def decorate(fn):
+        fn = click.option("--model", "model", type=click.Path(exists=exists), help=help)(fn)
+        if not old_argument:
+            return fn
+        fn = click.argument("old_model", required=False, metavar="", type=click.Path(exists=exists))(fn)
+
+        @functools.wraps(fn)
+        def wrapper(*args, old_model=None, model=None, **kwargs):
+            if old_model is not None:
+                if model is not None:
+                    raise click.UsageError(f"give the model once: --model {model} or {old_model}, not both")
+                click.echo(f"kerfer: the MODEL argument is deprecated: use --model {old_model}", err=True)
+            return fn(*args, model=model or old_model, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+# TrainConfig fields whose flags are written by hand below: the conveniences, and the data options.
+TRAIN_BY_HAND = ("csv", "data", "parse_cache", "classes", "class_weight_power")
+CLASS_WEIGHT_NAMES = {"none": 0.0, "sqrt": 0.5, "balanced": 1.0}
+
+
+def _class_weight_power(ctx, param, value: str | None) -> float | None:
+    if value is None or value in CLASS_WEIGHT_NAMES:
+        return CLASS_WEIGHT_NAMES.get(value)
     try:
         return float(value)
     except ValueError:
-        raise click.BadParameter(
-            "use none, sqrt, balanced or a power such as 0.5", param_hint="--class-weights"
-        ) from None
+        raise click.BadParameter("use none, sqrt, balanced or a power such as 0.5", ctx, param) from None
+
+
+def _train_options(fn):
+    """``train``'s options: one per TrainConfig field, generated from it, and the conveniences."""
+    from kerfer.config import TrainConfig, range_text
+    from kerfer.flags import config_options
+
+    fn = config_options(TrainConfig, skip=TRAIN_BY_HAND, range_text=range_text)(fn)
+    return _with_options(
+        fn,
+        [
+            data_options(must_exist=False),
+            click.option(
+                "--config",
+                "config_file",
+                type=click.Path(exists=True, dir_okay=False),
+                help="JSON config (e.g. configs/default.json); flags given here override it.",
+            ),
+            click.option(
+                "--classes",
+                callback=lambda ctx, param, v: [c.strip() for c in v.split(",") if c.strip()] if v else None,
+                help="Comma-separated subset, e.g. angry,happy,sad,surprise (the 4-class model).",
+            ),
+            click.option(
+                "--class-weights",
+                "class_weight_power",
+                callback=_class_weight_power,
+                help="none | sqrt | balanced | a power (0..1). Lifts rare classes. Default: none.",
+            ),
+            click.option(
+                "--no-augment", is_flag=True, default=None, help="Turn off flip/shift/rotate/zoom/brightness/contrast."
+            ),
+        ],
+    )
 
 
 @main.command(context_settings=CONTEXT)
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="FER2013 CSV, plain or .gz (Kaggle format).")
-@click.option(
-    "--data", "data_dir", type=click.Path(file_okay=False), help="Image folder: DIR/<split>/<class>/*.png|jpg."
-)
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(exists=True, dir_okay=False),
-    help="JSON config (e.g. configs/default.json); flags given here override it.",
-)
-@click.option("--arch", help="Architecture (see `kerfer archs`). Default: vgg.")
-@click.option(
-    "--arch-option",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Builder option, e.g. --arch-option 'widths=[32,64,128,256]'. Repeatable.",
-)
-@click.option("--epochs", type=int, help="Epochs to train. Default: 30.")
-@click.option("--batch-size", type=int, help="Global batch size. Default: 64.")
-@click.option("--optimizer", type=click.Choice(["adamw", "sgd"]), help="AdamW or SGD with Nesterov momentum.")
-@click.option("--lr", "learning_rate", type=float, help="Peak learning rate. Default: 1e-3.")
-@click.option(
-    "--lr-schedule",
-    type=click.Choice(["plateau", "cosine", "constant", "step"]),
-    help="plateau = ReduceLROnPlateau (default); cosine = warmup + cosine decay to 0; step = held, then "
-    "x --decay-factor every --decay-every-epochs from --decay-start-epoch (the long run's; resumable anywhere).",
-)
-@click.option("--warmup-epochs", type=int, help="Linear warmup epochs (cosine and step schedules).")
-@click.option("--decay-start-epoch", type=int, help="Step schedule: first decay at this epoch. Default: 0.")
-@click.option("--decay-every-epochs", type=int, help="Step schedule: epochs between decays. Default: 5.")
-@click.option("--decay-factor", type=float, help="Step schedule: rate multiplier per decay. Default: 0.9.")
-@click.option("--label-smoothing", type=float, help="Default: 0.1.")
-@click.option("--class-weights", "class_weights", help="none | sqrt | balanced | a power (0..1). Lifts rare classes.")
-@click.option("--no-augment", is_flag=True, default=None, help="Turn off flip/shift/rotate/zoom/brightness/contrast.")
-@click.option("--classes", help="Comma-separated subset, e.g. angry,happy,sad,surprise (the 4-class model).")
-@click.option("--train-split", help="Default: Training.")
-@click.option("--val-split", help="Validation split. Default: PublicTest. 'none' for no validation.")
-@click.option("--labels", type=click.Choice(["fer2013", "ferplus"]), help="Label source (ferplus needs --ferplus-csv).")
-@click.option(
-    "--ferplus-head",
-    type=float,
-    help="Also train an 8-class FER+ head on the same faces (their FER+ vote distributions), with this "
-    "loss weight, e.g. 0.5; needs --ferplus-csv. python -m tools.ship_stage --task ferplus ships it.",
-)
-@click.option(
-    "--ferplus-csv", type=click.Path(exists=True, dir_okay=False), help="fer2013new.csv(.gz) with FER+ votes."
-)
-@click.option(
-    "--ferplus-mode",
-    type=click.Choice(["majority", "probability"]),
-    help="FER+ targets: majority label, or the vote distribution as soft targets.",
-)
-@click.option(
-    "--precision",
-    type=click.Choice(["auto", "float32", "mixed_float16", "mixed_bfloat16"]),
-    help="auto = mixed_float16 on GPU, float32 on CPU.",
-)
-@click.option(
-    "--strategy",
-    type=click.Choice(["default", "mirrored", "multiworker", "tpu"]),
-    help="tf.distribute strategy; multiworker reads TF_CONFIG.",
-)
-@click.option(
-    "--augment-on",
-    type=click.Choice(["auto", "device", "host"]),
-    help="Where random augmentation runs: device = inside the training step on the GPU/TPU, host = the CPU "
-    "tf.data pipeline; auto (default) = device when a GPU/TPU trains.",
-)
-@click.option(
-    "--jit-compile",
-    type=click.Choice(["auto", "on", "off"]),
-    help="XLA-compile the training step; auto (default) lets Keras decide (on for a GPU).",
-)
-@click.option("--seed", type=int, help="Random seed (weights, shuffling, augmentation).")
-@click.option("--early-stopping", "early_stopping_patience", type=int, help="Stop after N epochs without improvement.")
-@click.option("--tensorboard", is_flag=True, default=None, help="Also write TensorBoard logs.")
-@click.option(
-    "--init-from",
-    help="Start from these weights: 'shipped' (kerfer's own FER2013 model, --arch vgg), 'ferplus' (its FER+ "
-    "model), a run directory or a .keras file of the same architecture. A head for other classes starts new: "
-    "fine-tuning.",
-)
-@click.option(
-    "--freeze-backbone-epochs",
-    type=int,
-    help="With --init-from: train only the new head for N epochs, then everything (schedule restarted).",
-)
-@click.option(
-    "--teacher",
-    "teachers",
-    multiple=True,
-    help="Distil from this model (run dir, .keras, SavedModel or .tflite; 'shipped' = kerfer's own): "
-    "its flip-averaged probabilities are mixed into the targets. Repeat for an ensemble (averaged).",
-)
-@click.option("--teacher-weight", type=float, help="Teacher share of the targets, 0..1. Default: 0.5.")
-@click.option(
-    "--on-bad-row", type=click.Choice(["error", "skip"]), help="Bad CSV rows: stop (default) or skip and count."
-)
-@click.option(
-    "--no-cache",
-    "no_cache",
-    is_flag=True,
-    default=None,
-    help="Parse the CSV afresh and do not keep it in the per-user cache (~/.cache/kerfer, or $KERFER_CACHE_DIR).",
-)
+@_train_options
 @click.option(
     "--out",
     "run_dir",
@@ -299,8 +280,11 @@ def _class_weight_power(value: str) -> float:
 )
 @_fail_cleanly
 @_needs_training_kit
-def train(config_file, run_dir, resume, from_pack, **flags):
+def train(config_file, run_dir, resume, from_pack, csv_path, data_dir, no_cache, no_augment, **flags):
     """Train a model on FER2013 (--csv) or an image folder (--data).
+
+    Every option is a key of the JSON config (`--lr` is learning_rate, `--class-weights`
+    class_weight_power); `--resume` can change only the epochs, the data paths and the step decay.
 
     \b
     Examples:
@@ -313,6 +297,7 @@ def train(config_file, run_dir, resume, from_pack, **flags):
           --freeze-backbone-epochs 2 --epochs 8 --lr 3e-4 --out runs/mine   # fine-tune kerfer's model
     """
     import kerfer.training as t
+    from kerfer.flags import given_values
 
     if from_pack:
         if not resume:
@@ -320,15 +305,15 @@ def train(config_file, run_dir, resume, from_pack, **flags):
         from kerfer.portable import continue_from_pack
 
         click.echo(f"kerfer: {continue_from_pack(from_pack, run_dir)}", err=True)
-    cfg = None
-    saved = os.path.join(run_dir, "config.json")
-    if not resume:
-        cfg = _config_from_flags(t.TrainConfig, config_file, flags)
-    elif (config_file or any(v not in (None, ()) for v in flags.values())) and os.path.exists(saved):
-        # Flags with --resume: laid over the run's own config; train() refuses all but a few changes.
-        cfg = _config_from_flags(t.TrainConfig, config_file, flags, start=t.TrainConfig.from_file(saved))
+    overrides = given_values(t.TrainConfig, {**flags, "csv": csv_path, "data": data_dir})
+    if no_cache:
+        overrides["parse_cache"] = False
+    if no_augment:
+        if "augment" in overrides:
+            raise click.UsageError("--no-augment turns augmentation off: --augment-option has nothing to change")
+        overrides["augment"] = None
     try:
-        t.train(cfg, run_dir, resume=resume)
+        t.train(config_file, run_dir, resume=resume, overrides=overrides)
     except t.TrainingInterrupted as e:
         click.echo(f"kerfer: {e}", err=True)
         sys.exit(130)
@@ -366,53 +351,9 @@ def pack(run_dir, out_dir, dtype):
     )
 
 
-def _config_from_flags(config_cls, config_file: str | None, flags: dict[str, Any], start=None):
-    """The JSON config (if any), overridden by every flag given on the command line; all of it
-    laid over ``start`` (the saved config of a run being resumed) when given."""
-    import dataclasses
-
-    base: dict[str, Any] = dataclasses.asdict(start) if start is not None else {}
-    if config_file:
-        try:
-            loaded = json.loads(open(config_file).read())
-        except json.JSONDecodeError as e:
-            raise KerferError(f"{config_file}: not valid JSON ({e})") from e
-        if not isinstance(loaded, dict):
-            raise KerferError(f"{config_file}: a config must be a JSON object {{...}}, got {type(loaded).__name__}")
-        base = {**base, **loaded}
-    csv_path, data_dir = flags.pop("csv_path"), flags.pop("data_dir")
-    arch_option, classes = flags.pop("arch_option"), flags.pop("classes")
-    class_weights, no_augment, val_split = flags.pop("class_weights"), flags.pop("no_augment"), flags.pop("val_split")
-    teachers = flags.pop("teachers", ())
-    if flags.pop("no_cache", None):
-        flags["parse_cache"] = False
-    updates = {k: v for k, v in flags.items() if v is not None}
-    if csv_path:
-        updates["csv"] = csv_path
-    if data_dir:
-        updates["data"] = data_dir
-    if arch_option:
-        updates["arch_options"] = {**base.get("arch_options", {}), **_parse_kv(arch_option)}
-    if classes:
-        updates["classes"] = [c.strip() for c in classes.split(",") if c.strip()]
-    if class_weights is not None:
-        updates["class_weight_power"] = _class_weight_power(class_weights)
-    if no_augment:
-        updates["augment"] = None
-    if val_split is not None:
-        updates["val_split"] = None if val_split.lower() == "none" else val_split
-    if teachers:
-        updates["teacher"] = teachers[0] if len(teachers) == 1 else list(teachers)
-    cfg = config_cls.from_dict({**base, **updates})
-    cfg.validate()
-    return cfg
-
-
 @main.command(context_settings=CONTEXT)
-@click.argument("model", required=False, type=click.Path())
-@click.option("--model", "model_opt", type=click.Path(), help="Same as the MODEL argument.")
-@click.option("--csv", "csv_path", type=click.Path(exists=True, dir_okay=False), help="FER2013 CSV (plain or .gz).")
-@click.option("--data", "data_dir", type=click.Path(exists=True, file_okay=False), help="Image folder root.")
+@model_option(old_argument=True)
+@data_options()
 @click.option("--split", default="PublicTest", show_default=True, help="Split to evaluate on.")
 @click.option("--tta", is_flag=True, help="Also report test-time augmentation (mean of image and its mirror).")
 @click.option(
@@ -422,34 +363,26 @@ def _config_from_flags(config_cls, config_file: str | None, flags: dict[str, Any
     help="Where to write metrics CSV/JSON and the confusion PNG (default: the run directory).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
-@click.option("--unsafe", is_flag=True, help="Allow .keras files with Lambda layers (only for files you trust).")
-@click.option(
-    "--no-cache",
-    "no_cache",
-    is_flag=True,
-    default=None,
-    help="Parse the CSV afresh and do not keep it in the per-user cache (~/.cache/kerfer, or $KERFER_CACHE_DIR).",
-)
+@unsafe_option
 @_fail_cleanly
 @_needs_training_kit
-def evaluate(model, model_opt, csv_path, data_dir, split, tta, out_dir, as_json, unsafe, no_cache):
+def evaluate(model, csv_path, data_dir, split, tta, out_dir, as_json, unsafe, no_cache):
     """Evaluate a model: accuracy, per-class precision/recall/F1, confusion matrix.
 
-    MODEL is a run directory (its best.keras), a .keras file, a SavedModel directory, a
-    .tflite file, 'shipped' (kerfer's FER2013 model, the default) or 'ferplus' (kerfer's FER+
-    model: evaluated on FER+ labels from fer2013new.csv(.gz) beside --csv, by FERPlus' majority rule).
+    --model 'ferplus' (kerfer's FER+ model) is evaluated on FER+ labels from fer2013new.csv(.gz)
+    beside --csv, by FERPlus' majority rule.
 
     \b
     Examples:
       kerfer evaluate --csv fer2013.csv.gz                      # the shipped model
-      kerfer evaluate runs/vgg --csv fer2013.csv.gz --tta
-      kerfer evaluate ferplus --csv fer2013.csv.gz              # the shipped FER+ model
-      kerfer evaluate exports/vgg/model_int8.tflite --csv fer2013.csv.gz --json
+      kerfer evaluate --model runs/vgg --csv fer2013.csv.gz --tta
+      kerfer evaluate --model ferplus --csv fer2013.csv.gz      # the shipped FER+ model
+      kerfer evaluate --model exports/vgg/model_int8.tflite --csv fer2013.csv.gz --json
     """
     from kerfer.evaluation import evaluate as run_eval
 
     result = run_eval(
-        model or model_opt,
+        model,
         csv=csv_path,
         data=data_dir,
         split=split,
@@ -461,21 +394,12 @@ def evaluate(model, model_opt, csv_path, data_dir, split, tta, out_dir, as_json,
     if as_json:
         click.echo(json.dumps(result.to_dict()))
         return
-    click.echo(f"model: {result.model}")
-    click.echo(f"split: {split}  ({int(result.plain.per_class['support'].sum())} images)")
-    if result.labels:
-        click.echo(f"labels: {result.labels}")
-    click.echo(result.plain.per_class.to_string(float_format=lambda v: f"{v:.3f}"))
-    line = f"accuracy: {result.plain.accuracy:.2%}"
-    if result.tta:
-        line += f"   with flip TTA: {result.tta.accuracy:.2%}"
-    click.echo(line)
-    for path in result.files.values():
-        click.echo(f"wrote {path}")
+    for line in result.lines():
+        click.echo(line)
 
 
 @main.command(context_settings=CONTEXT)
-@click.argument("model", type=click.Path(exists=True))
+@model_option("Run directory (its best.keras) or .keras file to export.", exists=True, old_argument=True)
 @click.option("--saved-model/--no-saved-model", default=True, show_default=True, help="Write a TF SavedModel.")
 @click.option(
     "--tflite",
@@ -484,15 +408,7 @@ def evaluate(model, model_opt, csv_path, data_dir, split, tta, out_dir, as_json,
     type=click.Choice(["float32", "float16", "dynamic", "int8"]),
     help="TFLite variant(s) to write; repeatable. Default: int8.",
 )
-@click.option(
-    "--csv",
-    "csv_path",
-    type=click.Path(exists=True, dir_okay=False),
-    help="FER2013 CSV: int8 calibration images (Training) and the parity split.",
-)
-@click.option(
-    "--data", "data_dir", type=click.Path(exists=True, file_okay=False), help="Image folder instead of --csv."
-)
+@data_options(purpose=" For int8 calibration images (Training) and the parity split.")
 @click.option(
     "--calibration-samples",
     default=300,
@@ -507,14 +423,7 @@ def evaluate(model, model_opt, csv_path, data_dir, split, tta, out_dir, as_json,
     "folder, without a run), or 'none' to skip.",
 )
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder. Default: exports/<run name>.")
-@click.option("--unsafe", is_flag=True, help="Allow .keras files with Lambda layers (only for files you trust).")
-@click.option(
-    "--no-cache",
-    "no_cache",
-    is_flag=True,
-    default=None,
-    help="Parse the CSV afresh and do not keep it in the per-user cache (~/.cache/kerfer, or $KERFER_CACHE_DIR).",
-)
+@unsafe_option
 @_fail_cleanly
 @_needs_training_kit
 def export(
@@ -522,16 +431,17 @@ def export(
 ):
     """Export a trained model to SavedModel and TFLite, with a parity report.
 
-    MODEL is a run directory (its best.keras) or a .keras file. The report compares each
-    file's accuracy with the Keras model's, their top-1 agreement, size and 1-thread latency.
+    The report compares each file's accuracy with the Keras model's, their top-1 agreement, size and 1-thread latency.
 
     \b
     Examples:
-      kerfer export runs/vgg --tflite int8 --csv fer2013.csv.gz
-      kerfer export runs/vgg --tflite float32 --tflite float16 --tflite dynamic --tflite int8 --csv fer2013.csv.gz
+      kerfer export --model runs/vgg --tflite int8 --csv fer2013.csv.gz
+      kerfer export --model runs/vgg --tflite float32 --tflite float16 --tflite dynamic --tflite int8 --csv fer2013.csv.gz
     """
     from kerfer.exporting import export as run_export
 
+    if model is None:
+        raise click.UsageError("Missing option '--model': the run directory or .keras file to export")
     split = None if parity_split.lower() == "none" or (csv_path is None and data_dir is None) else parity_split
     result = run_export(
         model,
@@ -545,15 +455,8 @@ def export(
         unsafe=unsafe,
         parse_cache=False if no_cache else None,
     )
-    for kind, path in result.files.items():
-        if kind != "keras":
-            click.echo(f"wrote {path}")
-    click.echo(f"wrote {result.out_dir / 'labels.json'}")
-    if result.parity is not None:
-        click.echo(f"\nparity on {result.parity_split} (latency: 1 face, 1 thread for TFLite):")
-        table = result.parity.drop(columns=["file"])
-        click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.4f}" if v < 1 else f"{v:.1f}"))
-        click.echo(f"wrote {result.out_dir / 'parity.csv'}")
+    for line in result.lines():
+        click.echo(line)
 
 
 def _detector(
@@ -654,12 +557,6 @@ def _finder_options() -> list:
     ]
 
 
-def _with_options(fn, opts: list):
-    for opt in reversed(opts):
-        fn = opt(fn)
-    return fn
-
-
 def finder_options(fn):
     """The shared face-finding options alone (``crop``)."""
     return _with_options(fn, _finder_options())
@@ -692,14 +589,8 @@ def _add_detector_options(fn, tta_default: bool):
                 help="Haar/YuNet: downscale frames to this longest side before detecting "
                 f"(0 = full size, else >= {MIN_DETECT_SIZE}; BlazeFace always sees {BLAZEFACE_SIZE}x{BLAZEFACE_SIZE}).",
             ),
-            click.option(
-                "--model",
-                "model_path",
-                type=click.Path(),
-                help="Run directory, .keras, .tflite or SavedModel directory, or a shipped model: 'shipped' "
-                "(FER2013's 7 emotions, the default) or 'ferplus' (FER+'s 8, with contempt).",
-            ),
-            click.option("--unsafe", is_flag=True, help="Allow .keras files with Lambda layers (only if trusted)."),
+            model_option(),
+            unsafe_option,
             click.option(
                 "--tta/--no-tta",
                 default=tta_default,
@@ -710,11 +601,11 @@ def _add_detector_options(fn, tta_default: bool):
     )
 
 
-def _pipeline(model_path, unsafe, margin, tta, align=True, **det):
+def _pipeline(model, unsafe, margin, tta, align=True, **det):
     from kerfer.runtime.classifier import Classifier
     from kerfer.runtime.pipeline import FacePipeline
 
-    return FacePipeline(Classifier(model_path, unsafe=unsafe), _detector(**det), margin=margin, tta=tta, align=align)
+    return FacePipeline(Classifier(model, unsafe=unsafe), _detector(**det), margin=margin, tta=tta, align=align)
 
 
 def _overlay_option(where: str):
@@ -735,7 +626,7 @@ def _overlay_option(where: str):
 @_overlay_option("in the --save-annotated images")
 @detector_options(tta_default=PREDICT_TTA)
 @_fail_cleanly
-def predict(images, as_json, save_annotated, overlay, model_path, unsafe, margin, **det):
+def predict(images, as_json, save_annotated, overlay, model, unsafe, margin, **det):
     """Find faces in photos and name their expressions.
 
     IMAGES are files or folders. Each face gets its box and class probabilities; an image
@@ -752,7 +643,7 @@ def predict(images, as_json, save_annotated, overlay, model_path, unsafe, margin
     from kerfer.paths import shown
     from kerfer.runtime.predict import predict_images, scan_inputs
 
-    pipe = _pipeline(model_path, unsafe, margin, **det)
+    pipe = _pipeline(model, unsafe, margin, **det)
     names = pipe.class_names
     inputs = scan_inputs(images)
     for folder, note in inputs.notes:
@@ -764,40 +655,12 @@ def predict(images, as_json, save_annotated, overlay, model_path, unsafe, margin
         else:
             done += 1
         if as_json:
-            click.echo(json.dumps(_predict_record(r, names)))
-            continue
-        path = shown(r.path)  # a newline in a file name must not split the line
-        if r.error:
-            click.echo(f"{path}: ERROR {r.error}", err=True)
-            continue
-        if not r.faces:
-            click.echo(f"{path}: no face found")
-        for i, f in enumerate(r.faces):
-            top = sorted(zip(names, f.probs), key=lambda t: -t[1])[:3]
-            rest = "  ".join(f"{n} {p:.0%}" for n, p in top[1:])
-            x, y, w, h = f.box
-            click.echo(f"{path}: face {i + 1} at ({x},{y},{w}x{h}): {top[0][0]} {top[0][1]:.0%}   ({rest})")
+            click.echo(json.dumps(r.to_dict(names)))
+        else:
+            for line in r.lines(names):
+                click.echo(line, err=bool(r.error))
     if failed or not done:
         sys.exit(1)
-
-
-def _predict_record(r, names) -> dict[str, Any]:
-    """One ``predict --json`` line."""
-    rec = {
-        "file": r.path,
-        "error": r.error,
-        "faces": [
-            {
-                "box": list(f.box),
-                "label": f.label(names),
-                "probs": {n: round(float(p), 4) for n, p in zip(names, f.probs)},
-            }
-            for f in r.faces
-        ],
-    }
-    if r.annotated:
-        rec["annotated"] = r.annotated
-    return rec
 
 
 @main.command(context_settings=CONTEXT)
@@ -865,7 +728,7 @@ def live(
     fps,
     report_dir,
     overlay,
-    model_path,
+    model,
     unsafe,
     margin,
     **det,
@@ -917,7 +780,7 @@ def live(
             {f"the report's {v}": Path(report_dir) / v for v in REPORT_FILES.values()},
             {"the video (--source)": source, "the results log (--output)": output},
         )
-    pipe = _pipeline(model_path, unsafe, margin, **det)
+    pipe = _pipeline(model, unsafe, margin, **det)
     try:
         frames, fps, name = open_source(
             camera, source, picamera, request=request, realtime=realtime, reconnect=reconnect
@@ -954,18 +817,8 @@ def live(
             or f"{shown(name)}: no frame could be read ({d['failed_frames']} failed): "
             "the video is empty, or none of its frames decodes"
         )
-    click.echo(
-        f"{shown(name)}: {d['frames']} frames in {d['seconds']:.1f} s = {d['fps']:.1f} fps; "
-        f"{d['faces']} faces ({d['faces_per_frame']:.2f}/frame); failed frames {d['failed_frames']}"
-    )
-    if summary.captured is not None:
-        click.echo(
-            f"captured {d['captured']}, processed {d['frames']}, dropped {d['dropped']} ({d['drop_rate']:.0%}); "
-            f"latency capture→result median {d['latency_ms_median']:.0f} ms, p95 {d['latency_ms_p95']:.0f} ms"
-            + (f"; reconnected {d['reconnects']}x" if d["reconnects"] else "")
-        )
-    if d["labels"]:
-        click.echo("labels: " + ", ".join(f"{k} {v}" for k, v in d["labels"].items()))
+    for line in summary.lines(shown(name)):
+        click.echo(line)
     if report_dir is not None:
         try:
             _write_report(log, report_dir, video=source)
@@ -1113,7 +966,7 @@ def crop(
       kerfer crop photos/ data/faces --color --on-multiple largest
       kerfer train --data data/faces --train-split train --val-split test --out runs/faces
     """
-    from kerfer.runtime.cropping import REJECTED, crop_dataset
+    from kerfer.runtime.cropping import crop_dataset
 
     det = _detector(
         detector=detector,
@@ -1136,30 +989,8 @@ def crop(
         align=align,
         margin=margin,
     )
-    colour = "grayscale" if grayscale else "colour"
-    click.echo(
-        f"cropped {report.cropped} of {len(report.rows)} photos ({roi}, {size}x{size} {colour}) into {out} "
-        f"in {report.seconds:.1f} s:"
-    )
-    for group, n in report.per_class.items():
-        click.echo(f"  {group}: {n}")
-    for status, what in (("no_face", "no face"), ("multiple_faces", "several faces"), ("unreadable", "unreadable")):
-        n = report.count(status)
-        if not n:
-            continue
-        if status == "multiple_faces" and on_multiple == "largest":
-            click.echo(f"{what}: {n} (cropped the largest face of each)")
-        else:
-            hint = "; --on-multiple largest crops the largest face" if status == "multiple_faces" else ""
-            copied = sum(r.status == status and r.output.startswith(f"{REJECTED}/") for r in report.rows)
-            if copied < n:
-                hint += f"; {n - copied} could not be read at all: see the report"
-            click.echo(f"{what}: {n} (copied to {Path(out) / REJECTED / status}{hint})")
-    if report.ignored:
-        shown = ", ".join(str(p.relative_to(src)) for p in report.ignored[:3])
-        more = ", ..." if len(report.ignored) > 3 else ""
-        click.echo(f"not read: {len(report.ignored)} file(s) outside class folders or of other types ({shown}{more})")
-    click.echo(f"report: {report.report_path}")
+    for line in report.summary_lines():
+        click.echo(line)
     if not report.cropped:
         click.echo("kerfer: no face was cropped: nothing to train on", err=True)
         sys.exit(1)
@@ -1167,9 +998,6 @@ def crop(
     if empty:
         click.echo(f"warning: no crops for {', '.join(empty)}", err=True)
     click.echo(f"next: {report.train_command()}")
-    if size != 48 or not grayscale:
-        settings = json.dumps({"image_size": size, "color_mode": "grayscale" if grayscale else "rgb"})
-        click.echo(f"      (train reads 48x48 grayscale unless a --config JSON sets {settings})")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -101,6 +101,16 @@ class EvalResult:
             "files": self.files,
         }
 
+    def lines(self) -> list[str]:
+        """``kerfer evaluate``'s text: the model, split and labels, the per-class table, the
+        accuracy (with flip TTA's beside it) and the files written."""
+        out = [f"model: {self.model}", f"split: {self.split}  ({int(self.plain.per_class['support'].sum())} images)"]
+        if self.labels:
+            out.append(f"labels: {self.labels}")
+        out.append(self.plain.per_class.to_string(float_format=lambda v: f"{v:.3f}"))
+        tta = f"   with flip TTA: {self.tta.accuracy:.2%}" if self.tta else ""
+        return [*out, f"accuracy: {self.plain.accuracy:.2%}{tta}", *(f"wrote {p}" for p in self.files.values())]
+
 
 def resolve_model_path(model: str | os.PathLike | None) -> Path:
     """Kept for callers of the old name: see :func:`kerfer.modelio.resolve_model_path`."""

@@ -28,6 +28,19 @@ class ExportResult:
     parity: pd.DataFrame | None
     parity_split: str | None = None
 
+    def lines(self) -> list[str]:
+        """``kerfer export``'s text: each file written, then the parity table (when there is one)."""
+        out = [f"wrote {path}" for kind, path in self.files.items() if kind != "keras"]
+        out.append(f"wrote {self.out_dir / 'labels.json'}")
+        if self.parity is not None:
+            table = self.parity.drop(columns=["file"])
+            out += [
+                f"\nparity on {self.parity_split} (latency: 1 face, 1 thread for TFLite):",
+                table.to_string(index=False, float_format=lambda v: f"{v:.4f}" if v < 1 else f"{v:.1f}"),
+                f"wrote {self.out_dir / 'parity.csv'}",
+            ]
+        return out
+
 
 def stratified_sample(labels: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
     """Indices of about ``n`` rows with every class equally represented where it can be."""

@@ -104,7 +104,7 @@ def split_run(run_dir: str | os.PathLike, head: str, out_dir: str | os.PathLike)
     """Writes one head of a two-head run as a plain one-head run directory in ``out_dir``:
     ``best.keras``, ``labels.json``, ``config.json`` (the run's, as a one-head run of that
     head's labels) and ``history.csv`` (that head's accuracy as ``accuracy``/``val_accuracy``).
-    Export, evaluation, ``tools/ship_stage.py`` and ``--init-from`` take the result as they
+    Export, evaluation, ``python -m tools.ship_stage`` and ``--init-from`` take the result as they
     take any run."""
     import dataclasses
     import io

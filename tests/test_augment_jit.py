@@ -116,7 +116,7 @@ def test_random_erasing_blanks_a_patch_in_training_only_and_is_checked():
     assert 0.4 < erased < 0.6  # the probability per image is the one asked for (not half of it)
     np.testing.assert_array_equal(np.asarray(aug(x, training=False)), x)
     assert "RandomErasing" not in [type(layer).__name__ for layer in make_augmenter(AugmentConfig()).layers]
-    with pytest.raises(ValueError, match="'erasing': got 1.5, expected a probability 0..1"):
+    with pytest.raises(ValueError, match="'erasing': got 1.5, expected a value at least 0 and at most 1"):
         TrainConfig(csv="x.csv", augment=AugmentConfig(erasing=1.5)).validate()
     cfg = TrainConfig.from_dict({"csv": "x.csv", "augment": {"erasing": 0.5}})
     assert cfg.augment.erasing == 0.5

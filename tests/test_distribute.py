@@ -44,7 +44,7 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
 
 
 def test_validation_batches_leave_no_replica_unequal_first_or_empty_last():
-    from kerfer.training import validation_batch
+    from kerfer.data.splits import validation_batch
 
     assert validation_batch(64, 21, 1) == 64
     assert validation_batch(32, 21, 2) == 18  # 18 = 9 + 9 first, then 3 = 2 + 1

@@ -39,7 +39,8 @@ def folder_run(tmp_path_factory):
 
 
 def _export(*args):
-    return CliRunner().invoke(main, ["export", *map(str, args), "--no-saved-model"])
+    model, *rest = args
+    return CliRunner().invoke(main, ["export", "--model", str(model), *map(str, rest), "--no-saved-model"])
 
 
 def test_parity_defaults_to_the_runs_validation_split_and_missing_splits_write_nothing(folder_run, tmp_path):

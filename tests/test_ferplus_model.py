@@ -39,13 +39,13 @@ def test_evaluate_ferplus_uses_and_names_the_fer_plus_majority_rule(tmp_path):
     votes[30:35] = [3, 3, 2, 2, 0, 0, 0, 0, 0, 0]  # no majority: left out by the rule
     csv = write_csv(tmp_path / "fer.csv", images, labels, usages)
     write_ferplus(tmp_path / "fer2013new.csv", usages, votes)
-    r = CliRunner().invoke(main, ["evaluate", "ferplus", "--csv", str(csv), "--json", "--no-cache"])
+    r = CliRunner().invoke(main, ["evaluate", "--model", "ferplus", "--csv", str(csv), "--json", "--no-cache"])
     assert r.exit_code == 0, r.output
     out = json.loads(r.output.strip().splitlines()[-1])
     assert "FERPlus' majority rule" in out["labels"]
     support = sum(out["report"]["per_class"][name]["support"] for name in FERPLUS_CLASSES)
     assert support == int((ferplus_rule_labels(votes[30:]) >= 0).sum()) == 25
-    r = CliRunner().invoke(main, ["evaluate", "ferplus", "--csv", str(csv), "--no-cache"])
+    r = CliRunner().invoke(main, ["evaluate", "--model", "ferplus", "--csv", str(csv), "--no-cache"])
     assert "labels: FER+ labels by FERPlus' majority rule" in r.output
 
 

@@ -27,7 +27,7 @@ def test_training_commands_say_what_to_install_in_one_line(tmp_path):
         "import subprocess\n"
         "from click.testing import CliRunner\n"
         "from kerfer.cli import main\n"
-        "for args in (['train', '--csv', 'x.csv', '--out', 'r'], ['evaluate'], ['export', '.'], ['archs']):\n"
+        "for args in (['train', '--csv', 'x.csv', '--out', 'r'], ['evaluate'], ['export', '--model', '.'], ['archs']):\n"
         "    r = CliRunner().invoke(main, args)\n"
         "    print(r.exit_code, repr(r.output))\n"
         "print('HELP', repr(CliRunner().invoke(main, ['--help']).output))\n"

@@ -15,8 +15,9 @@ from fakedata import ferplus_votes, make_images, split_usages, write_csv, write_
 from kerfer.callbacks import read_history
 from kerfer.cli import main
 from kerfer.data.ferplus import aux_ferplus_targets, ferplus_rule_labels, join_ferplus, vote_distributions
+from kerfer.optim import step_schedule_values
 from kerfer.portable import continue_from_pack, pack_run, unpack_run
-from kerfer.training import TrainConfig, step_schedule_values, train
+from kerfer.training import TrainConfig, train
 
 TINY = {"widths": [8, 16, 16, 32], "stem_filters": 8, "stem_depth": 2, "dropout": 0.1}
 
@@ -43,11 +44,11 @@ def test_step_schedule_decay_may_start_where_the_warmup_ends_or_at_once():
 
 
 def test_step_schedule_is_what_the_optimizer_uses_at_each_step():
-    from kerfer.training import _learning_rate
+    from kerfer.optim import learning_rate
 
     cfg = TrainConfig(csv="x", learning_rate=0.3, lr_schedule="step", warmup_epochs=2, epochs=9, decay_start_epoch=4)
     cfg = dataclasses.replace(cfg, decay_every_epochs=2, decay_factor=0.5)
-    schedule = _learning_rate(cfg, steps_per_epoch=10)
+    schedule = learning_rate(cfg, steps_per_epoch=10)
     # Step s (0-based) belongs to epoch s // 10; the rate of epoch e is rates[e's segment].
     expected = {
         0: 0.1,
@@ -127,15 +128,15 @@ def test_labelled_accuracy_skips_rows_without_a_label():
 def test_both_heads_are_label_smoothed():
     """Unanimous FER+ votes are one-hot targets: unsmoothed, they grew the FER+ head's weights
     without bound in the long run (x1.9 in five epochs) until both losses rose."""
-    from kerfer.training import _loss_and_metrics
+    from kerfer.optim import loss_and_metrics
 
     cfg = TrainConfig(csv="x", ferplus_csv="y", ferplus_head=0.5, label_smoothing=0.15)
-    losses = _loss_and_metrics(cfg)["loss"]
+    losses = loss_and_metrics(cfg)["loss"]
     assert {name: loss.get_config()["label_smoothing"] for name, loss in losses.items()} == {
         "probabilities": 0.15,
         "ferplus": 0.15,
     }
-    one_head = _loss_and_metrics(dataclasses.replace(cfg, ferplus_head=0.0, label_smoothing=0.05))["loss"]
+    one_head = loss_and_metrics(dataclasses.replace(cfg, ferplus_head=0.0, label_smoothing=0.05))["loss"]
     assert one_head.get_config()["label_smoothing"] == 0.05
 
 

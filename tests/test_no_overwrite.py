@@ -100,16 +100,17 @@ def test_export_evaluate_and_train_never_write_over_their_inputs(run_dir, tmp_pa
     os.link(run_dir / "f.csv", parity)  # the data, under the name of a file export writes
     cases = [
         (
-            ["export", str(run_dir), "--csv", csv, "--out", str(run_dir)],
+            ["export", "--model", str(run_dir), "--csv", csv, "--out", str(run_dir)],
             "--out's labels.json is the same file as its labels file",
         ),
         (
-            ["export", str(run_dir), "--csv", str(parity), "--out", str(tmp_path)],
+            ["export", "--model", str(run_dir), "--csv", str(parity), "--out", str(tmp_path)],
             "--out's parity.csv is the same file as --csv",
         ),
         (
             [
                 "evaluate",
+                "--model",
                 str(run_dir / "best.keras"),
                 "--csv",
                 str(run_dir / "f.csv"),

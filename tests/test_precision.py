@@ -223,6 +223,6 @@ print(json.dumps({{"replicas": seen["replicas"], "epochs": r.epochs_run}}))
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert json.loads(out.stdout.strip().splitlines()[-1]) == {"replicas": 2, "epochs": 1}
-    r = CliRunner().invoke(main, ["evaluate", str(run), "--csv", str(csv), "--json"])
+    r = CliRunner().invoke(main, ["evaluate", "--model", str(run), "--csv", str(csv), "--json"])
     assert r.exit_code == 0, r.output
     assert len(json.loads(r.output)["report"]["per_class"]) == 8

@@ -28,7 +28,7 @@ def test_calibration_samples_zero_names_the_real_flag(two_class_run, tmp_path):
     run, csv = two_class_run
     out = tmp_path / "o"
     r = CliRunner().invoke(
-        main, ["export", str(run), "--csv", str(csv), "--calibration-samples", "0", "--out", str(out)]
+        main, ["export", "--model", str(run), "--csv", str(csv), "--calibration-samples", "0", "--out", str(out)]
     )
     assert r.exit_code == 1 and "--calibration-samples must be at least 1 for an int8 export, got 0" in r.output
     assert "--calibration-csv" not in r.output and not out.exists()
@@ -36,7 +36,7 @@ def test_calibration_samples_zero_names_the_real_flag(two_class_run, tmp_path):
 
 def test_evaluating_an_empty_split_is_one_clear_line(two_class_run):
     run, csv = two_class_run  # PublicTest holds only disgust rows: none of the model's classes
-    r = CliRunner().invoke(main, ["evaluate", str(run), "--csv", str(csv), "--split", "PublicTest"])
+    r = CliRunner().invoke(main, ["evaluate", "--model", str(run), "--csv", str(csv), "--split", "PublicTest"])
     assert r.exit_code == 1 and "Traceback" not in r.output and "argmax" not in r.output
     assert "split 'PublicTest' of" in r.output and "has no images of the model's classes (angry, happy)" in r.output
 
@@ -62,7 +62,7 @@ def test_export_refuses_a_folder_without_every_class_of_the_model(two_class_run,
             ok, data = cv2.imencode(".png", img)
             (tmp_path / "photos" / split / "angry" / f"{i}.png").write_bytes(data.tobytes())
     out = tmp_path / "out"
-    r = CliRunner().invoke(main, ["export", str(run), "--data", str(tmp_path / "photos"), "--out", str(out)])
+    r = CliRunner().invoke(main, ["export", "--model", str(run), "--data", str(tmp_path / "photos"), "--out", str(out)])
     assert r.exit_code == 1 and "Traceback" not in r.output, r.output
     assert "its class folders are angry but the model predicts angry, happy (no images of happy)" in r.output
     assert not out.exists()

@@ -67,12 +67,12 @@ def test_train_then_evaluate_end_to_end(tmp_path):
     again = CliRunner().invoke(main, ["train", "--csv", str(csv), "--out", str(run)])
     assert again.exit_code == 1 and "already holds a run" in again.output
 
-    r = CliRunner().invoke(main, ["evaluate", str(run), "--csv", str(csv), "--split", "PublicTest", "--tta"])
+    r = CliRunner().invoke(main, ["evaluate", "--model", str(run), "--csv", str(csv), "--split", "PublicTest", "--tta"])
     assert r.exit_code == 0, r.output
     assert "precision" in r.output and "recall" in r.output and "with flip TTA" in r.output
     for name in ("metrics_PublicTest.csv", "confusion_PublicTest.png", "metrics_PublicTest.json"):
         assert (run / name).exists(), name
-    r = CliRunner().invoke(main, ["evaluate", str(run), "--csv", str(csv), "--json"])
+    r = CliRunner().invoke(main, ["evaluate", "--model", str(run), "--csv", str(csv), "--json"])
     out = json.loads(r.output)
     assert 0.0 <= out["accuracy"] <= 1.0 and set(out["report"]["per_class"]) == {
         "angry",
@@ -166,7 +166,7 @@ def test_ferplus_training_with_soft_targets_and_evaluation(tmp_path):
     )
     assert r.exit_code == 0, r.output
     assert json.loads((run / "labels.json").read_text())["class_names"] == list(FERPLUS_CLASSES)
-    r = CliRunner().invoke(main, ["evaluate", str(run), "--csv", str(csv), "--json"])
+    r = CliRunner().invoke(main, ["evaluate", "--model", str(run), "--csv", str(csv), "--json"])
     assert r.exit_code == 0, r.output
     assert set(json.loads(r.output)["report"]["per_class"]) == set(FERPLUS_CLASSES)
 
@@ -243,7 +243,7 @@ def test_init_weights_transfers_the_backbone_to_a_new_head(tmp_path):
 
 def _splits(images, labels, names=None):
     from kerfer.data.fer2013 import FER2013_CLASSES
-    from kerfer.training import Splits
+    from kerfer.data.splits import Splits
 
     return Splits(images[..., None], labels, None, None, tuple(names or FER2013_CLASSES))
 
@@ -252,9 +252,9 @@ def test_teacher_targets_mix_labels_with_flip_averaged_teacher(tmp_path):
     import numpy as np
     from fakedata import make_images
 
+    from kerfer.distill import teacher_targets
     from kerfer.evaluation import predict_batches
     from kerfer.runtime import Classifier
-    from kerfer.training import teacher_targets
 
     images, labels = make_images(40, seed=3)
     targets, note = teacher_targets("shipped", _splits(images, labels), weight=0.25)
@@ -273,7 +273,7 @@ def test_teacher_targets_mix_labels_with_flip_averaged_teacher(tmp_path):
 def test_teacher_with_other_classes_is_refused():
     from fakedata import make_images
 
-    from kerfer.training import teacher_targets
+    from kerfer.distill import teacher_targets
 
     images, labels = make_images(10, seed=1, num_classes=4)
     with pytest.raises(ValueError, match="same classes in the same order"):
@@ -294,15 +294,18 @@ def test_train_with_a_teacher_from_the_cli(tmp_path):
     assert "mean of 2 teachers" in two.output
     assert json.loads((tmp_path / "student2" / "config.json").read_text())["teacher"] == ["shipped", "shipped"]
     bad = CliRunner().invoke(main, [*args, "--teacher", "shipped", "--teacher-weight", "1.5", "--out", str(out) + "3"])
-    assert bad.exit_code != 0 and "teacher weight must be in (0, 1]" in bad.output
+    assert (
+        bad.exit_code != 0
+        and "config key 'teacher_weight': got 1.5, expected a value more than 0 and at most 1" in bad.output
+    )
 
 
 def test_several_teachers_are_averaged(tmp_path):
     import numpy as np
     from fakedata import make_images
 
+    from kerfer.distill import _teacher_probs, teacher_targets
     from kerfer.models import build_model
-    from kerfer.training import _teacher_probs, teacher_targets
 
     other = tmp_path / "other.keras"
     build_model("vgg", 7, (48, 48, 1), widths=[8, 16, 16, 32], stem_filters=4).save(other)

@@ -116,8 +116,8 @@ def test_image_folder_honours_classes_and_skips_empty_folders(tmp_path):
     import cv2
     import numpy as np
 
+    from kerfer.data.splits import load_splits
     from kerfer.errors import DataError
-    from kerfer.training import load_splits
 
     for split in ("train", "val"):
         for k, name in enumerate(("angry", "happy", "sad")):
@@ -139,3 +139,37 @@ def test_pathlib_paths_are_accepted_from_python(tmp_path):
     cfg = TrainConfig(csv=tmp_path / "fer.csv", init_from=tmp_path / "run", teacher=[tmp_path / "t"])
     cfg.validate()  # the type checks see strings, and so does config.json
     assert cfg.csv == str(tmp_path / "fer.csv") and cfg.teacher == [str(tmp_path / "t")]
+
+
+def test_the_phase_plan_and_the_epochs_done(tmp_path):
+    """A frozen-backbone run is two fit calls (the head at a constant rate, then everything with
+    the schedule restarted over the remaining epochs); a resume past the head skips the first."""
+    from kerfer.training import Phase, epochs_done, phase_plan
+
+    cfg = TrainConfig(csv="f.csv", epochs=10, warmup_epochs=1, lr_schedule="cosine")
+    assert phase_plan(cfg) == [Phase(0, 10, False, "backup", cfg)]
+    fine = TrainConfig(csv="f.csv", epochs=10, warmup_epochs=1, freeze_backbone_epochs=3, init_from="x")
+    head, rest = phase_plan(fine, done=2)
+    assert (head.first, head.until, head.frozen, head.backup, head.schedule.lr_schedule) == (
+        0,
+        3,
+        True,
+        "backup_head",
+        "constant",
+    )
+    assert (rest.first, rest.until, rest.frozen, rest.backup) == (3, 10, False, "backup")
+    assert (rest.schedule.epochs, rest.schedule.warmup_epochs) == (7, 0)
+    assert phase_plan(fine, done=3) == [rest]
+    assert epochs_done(tmp_path) == 0
+    (tmp_path / "history.csv").write_text("epoch,loss\n1,2.0\n2,1.5\n")
+    assert epochs_done(tmp_path) == 2
+
+
+def test_resolve_auto_records_what_this_machine_chose():
+    from kerfer.training import resolve_auto
+
+    cfg = TrainConfig(csv="f.csv")
+    assert (resolve_auto(cfg, []).precision, resolve_auto(cfg, []).augment_on) == ("float32", "host")
+    assert (resolve_auto(cfg, ["gpu"]).precision, resolve_auto(cfg, ["gpu"]).augment_on) == ("mixed_float16", "device")
+    tpu = TrainConfig(csv="f.csv", strategy="tpu", precision="float32")
+    assert (resolve_auto(tpu, []).precision, resolve_auto(tpu, []).augment_on) == ("float32", "device")

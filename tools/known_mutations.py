@@ -39,7 +39,7 @@ MUTATIONS = (
         "init-from into a throwaway model",
         "kerfer/training.py",
         "print(init_weights(model, cfg.init_from, splits.class_names))",
-        "print(init_weights(build_model(cfg.arch, num_classes, shape, **cfg.arch_options), cfg.init_from))",
+        "print(init_weights(build_model(cfg.arch, len(splits.class_names), _input_shape(cfg), **cfg.arch_options), cfg.init_from))",
         (
             TO + "test_init_from_starts_fit_from_the_source_weights",
             "tests/test_train_cli.py::test_init_from_a_previous_run",
@@ -54,7 +54,7 @@ MUTATIONS = (
     ),
     Mutation(
         "class weights never passed to fit",
-        "kerfer/training.py",
+        "kerfer/data/splits.py",
         "    if cfg.class_weight_power:\n        weights = class_weights(",
         "    if None:\n        weights = class_weights(",
         (TO + "test_balanced_class_weights_reach_fit_as_sample_weights",),
@@ -97,31 +97,31 @@ MUTATIONS = (
     # The training options the issue lists as untested, each dropped on the way to fit.
     Mutation(
         "cosine warmup starts at the full rate",
-        "kerfer/training.py",
+        "kerfer/optim.py",
         "cfg.learning_rate if not warmup else cfg.learning_rate * 0.05",
         "cfg.learning_rate",
         (TO + "test_cosine_schedule_warms_up_then_decays_to_zero",),
     ),
     Mutation(
         "--label-smoothing ignored",
-        "kerfer/training.py",
+        "kerfer/optim.py",
         "loss = keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing)",
         "loss = keras.losses.CategoricalCrossentropy(label_smoothing=0.1)",
         (TO + "test_label_smoothing_reaches_the_loss",),
     ),
     Mutation(
         "--early-stopping patience ignored",
-        "kerfer/training.py",
+        "kerfer/callbacks.py",
         "patience=cfg.early_stopping_patience, restore_best_weights",
         "patience=1, restore_best_weights",
         (TO + "test_early_stopping_callback_watches_validation_accuracy",),
     ),
     Mutation(
         "--teacher targets computed but not trained on",
-        "kerfer/training.py",
-        "        targets, note = teacher_targets(cfg.teacher, splits, cfg.teacher_weight)\n",
+        "kerfer/data/splits.py",
+        "        y, note = teacher_targets(cfg.teacher, splits, cfg.teacher_weight)\n",
         "        _, note = teacher_targets(cfg.teacher, splits, cfg.teacher_weight)\n"
-        "        targets = _targets(splits.y_train, k)\n",
+        "        y = targets(splits.y_train, k)\n",
         (TO + "test_teacher_targets_are_what_fit_trains_on",),
     ),
 )

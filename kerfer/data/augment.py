@@ -3,36 +3,10 @@ accelerator inside the training step (:func:`with_device_augmentation`)."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import keras
 from keras import layers
 
-
-@dataclasses.dataclass(frozen=True)
-class AugmentConfig:
-    """Strengths of each random transform; 0 turns one off. Shifts and zoom are fractions of the size."""
-
-    flip: bool = True
-    shift: float = 0.1
-    rotation_degrees: float = 10.0
-    zoom: float = 0.1
-    brightness: float = 0.1
-    contrast: float = 0.2
-    erasing: float = 0.0
-    """Probability that a random rectangle (2-33 % of the face) is filled with noise: random
-    erasing, the regulariser behind most 71-74 % FER2013 results (off by default)."""
-
-    def any(self) -> bool:
-        return bool(
-            self.flip
-            or self.shift
-            or self.rotation_degrees
-            or self.zoom
-            or self.brightness
-            or self.contrast
-            or self.erasing
-        )
+from kerfer.config import AugmentConfig
 
 
 def make_augmenter(cfg: AugmentConfig | None = None, seed: int | None = None) -> keras.Sequential:

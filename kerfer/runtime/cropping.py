@@ -102,6 +102,7 @@ class CropReport:
     ignored: list[Path]
     seconds: float
     report_path: Path
+    on_multiple: str = "skip"
 
     def count(self, status: str) -> int:
         return sum(r.status == status for r in self.rows)
@@ -136,7 +137,38 @@ class CropReport:
             # OUT itself is the one split: train reads <root>/<split>/<class>/*.png
             parent = self.out.parent
             line = f"kerfer train --data {q(str(parent))} --train-split {q(self.out.name)} --val-split none"
+        if self.size != 48 or not self.grayscale:  # what train reads unless told otherwise
+            line += f" --image-size {self.size}" + ("" if self.grayscale else " --color-mode rgb")
         return f"{line} --epochs 30 --out {run}"
+
+    def summary_lines(self) -> list[str]:
+        """``kerfer crop``'s summary: crops per class, the photos set aside and why (and where),
+        files not read, and the report's path."""
+        colour = "grayscale" if self.grayscale else "colour"
+        lines = [
+            f"cropped {self.cropped} of {len(self.rows)} photos ({self.roi}, {self.size}x{self.size} {colour}) "
+            f"into {self.out} in {self.seconds:.1f} s:",
+            *(f"  {group}: {n}" for group, n in self.per_class.items()),
+        ]
+        for status, what in (("no_face", "no face"), ("multiple_faces", "several faces"), ("unreadable", "unreadable")):
+            n = self.count(status)
+            if not n:
+                continue
+            if status == "multiple_faces" and self.on_multiple == "largest":
+                lines.append(f"{what}: {n} (cropped the largest face of each)")
+                continue
+            hint = "; --on-multiple largest crops the largest face" if status == "multiple_faces" else ""
+            copied = sum(r.status == status and r.output.startswith(f"{REJECTED}/") for r in self.rows)
+            if copied < n:
+                hint += f"; {n - copied} could not be read at all: see the report"
+            lines.append(f"{what}: {n} (copied to {self.rejected_dir / status}{hint})")
+        if self.ignored:
+            names = ", ".join(str(p.relative_to(self.src)) for p in self.ignored[:3])
+            more = ", ..." if len(self.ignored) > 3 else ""
+            lines.append(
+                f"not read: {len(self.ignored)} file(s) outside class folders or of other types ({names}{more})"
+            )
+        return [*lines, f"report: {self.report_path}"]
 
 
 def _read_rows(path: Path, src_abs: Path, journal: bool = False) -> list[CropRow]:
@@ -649,6 +681,7 @@ def _crop_locked(src_path, out_path, layout, roi, size, grayscale, detector, pro
         ignored=layout.ignored,
         seconds=time.monotonic() - start,
         report_path=report_path,
+        on_multiple=on_multiple,
     )
 
 

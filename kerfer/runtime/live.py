@@ -65,6 +65,24 @@ class LiveSummary:
             "frame_size": list(self.frame_size) if self.frame_size else None,
         }
 
+    def lines(self, name: str) -> list[str]:
+        """``kerfer live``'s summary of source ``name``: frames and faces, what was captured and
+        dropped with the latency (sources read in a capture thread), the labels seen."""
+        d = self.to_dict()
+        out = [
+            f"{name}: {d['frames']} frames in {d['seconds']:.1f} s = {d['fps']:.1f} fps; "
+            f"{d['faces']} faces ({d['faces_per_frame']:.2f}/frame); failed frames {d['failed_frames']}"
+        ]
+        if self.captured is not None:
+            out.append(
+                f"captured {d['captured']}, processed {d['frames']}, dropped {d['dropped']} ({d['drop_rate']:.0%}); "
+                f"latency capture→result median {d['latency_ms_median']:.0f} ms, p95 {d['latency_ms_p95']:.0f} ms"
+                + (f"; reconnected {d['reconnects']}x" if d["reconnects"] else "")
+            )
+        if d["labels"]:
+            out.append("labels: " + ", ".join(f"{k} {v}" for k, v in d["labels"].items()))
+        return out
+
 
 FACE_COLUMNS = ("frame", "time_s", "track", "x", "y", "w", "h", "label")
 """The results log's first CSV columns; the class probabilities follow, then :data:`TIMING_COLUMNS`."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import cv2
@@ -28,10 +28,46 @@ PER_IMAGE_ERRORS = (ImageReadError, cv2.error, OSError, ValueError, MemoryError)
 
 @dataclasses.dataclass(frozen=True)
 class ImageResult:
+    """One photo's faces (or the error that stopped it), and where its annotated copy went."""
+
     path: str
     faces: list[Face]
     error: str | None = None
     annotated: str | None = None
+
+    def to_dict(self, class_names: Sequence[str]) -> dict:
+        """The ``predict --json`` record: file, error, each face's box, label and probabilities."""
+        record = {
+            "file": self.path,
+            "error": self.error,
+            "faces": [
+                {
+                    "box": list(f.box),
+                    "label": f.label(class_names),
+                    "probs": {n: round(float(p), 4) for n, p in zip(class_names, f.probs)},
+                }
+                for f in self.faces
+            ],
+        }
+        if self.annotated:
+            record["annotated"] = self.annotated
+        return record
+
+    def lines(self, class_names: Sequence[str]) -> list[str]:
+        """``predict``'s text: one line per face (its top class, then the next two), or one saying
+        there is none; the path shown safely, so a newline in a file name cannot split a line."""
+        path = shown(self.path)
+        if self.error:
+            return [f"{path}: ERROR {self.error}"]
+        if not self.faces:
+            return [f"{path}: no face found"]
+        out = []
+        for i, f in enumerate(self.faces):
+            top = sorted(zip(class_names, f.probs), key=lambda t: -t[1])[:3]
+            rest = "  ".join(f"{n} {p:.0%}" for n, p in top[1:])
+            x, y, w, h = f.box
+            out.append(f"{path}: face {i + 1} at ({x},{y},{w}x{h}): {top[0][0]} {top[0][1]:.0%}   ({rest})")
+        return out
 
 
 @dataclasses.dataclass(frozen=True)
