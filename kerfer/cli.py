@@ -184,8 +184,8 @@ unsafe_option = click.option(
 )
 
 MODEL_HELP = (
-    "Run directory (its best.keras), .keras, .tflite or SavedModel directory, or a shipped model: 'shipped' "
-    "(FER2013's 7 emotions, the default) or 'ferplus' (FER+'s 8, with contempt)."
+    "Run directory (its best.keras), .keras, .tflite or SavedModel directory, or a shipped model: 'fer2013' "
+    "(FER2013's 7 emotions, the default; alias 'shipped') or 'ferplus' (FER+'s 8, with contempt)."
 )
 
 
@@ -293,7 +293,7 @@ def train(config_file, run_dir, resume, from_pack, csv_path, data_dir, no_cache,
       kerfer train --out runs/vgg --resume          # after an interruption
       kerfer pack runs/vgg packs/vgg                # on machine A: the resumable state, ~2 bytes/weight
       kerfer train --out runs/vgg --resume --from-pack packs/vgg --csv fer2013.csv.gz   # on machine B
-      kerfer train --data my_photos/ --classes angry,happy,sad,surprise --init-from shipped \\
+      kerfer train --data my_photos/ --classes angry,happy,sad,surprise --init-from fer2013 \\
           --freeze-backbone-epochs 2 --epochs 8 --lr 3e-4 --out runs/mine   # fine-tune kerfer's model
     """
     import kerfer.training as t

@@ -112,8 +112,8 @@ class TrainConfig:
     )
     init_from: str | None = knob(
         None,
-        help="Start from these weights: 'shipped' (kerfer's own FER2013 model, arch vgg), 'ferplus' (its FER+ "
-        "model), a run directory or a .keras file of the same architecture. A head for other classes starts new: "
+        help="Start from these weights: 'fer2013' (kerfer's own FER2013 model, arch vgg; alias 'shipped'), "
+        "'ferplus' (its FER+ model), a run directory or a .keras file of the same architecture. A head for other classes starts new: "
         "fine-tuning.",
     )
     freeze_backbone_epochs: int = knob(
@@ -121,7 +121,7 @@ class TrainConfig:
     )
     teacher: str | list[str] | None = knob(
         None,
-        help="Distil from this model (run dir, .keras, SavedModel or .tflite; 'shipped' = kerfer's own): its "
+        help="Distil from this model (run dir, .keras, SavedModel or .tflite; 'fer2013' or 'ferplus' = kerfer's own): its "
         "flip-averaged probabilities are mixed into the targets. Repeat for an ensemble (averaged).",
     )
     teacher_weight: float = knob(

@@ -112,13 +112,6 @@ class EvalResult:
         return [*out, f"accuracy: {self.plain.accuracy:.2%}{tta}", *(f"wrote {p}" for p in self.files.values())]
 
 
-def resolve_model_path(model: str | os.PathLike | None) -> Path:
-    """Kept for callers of the old name: see :func:`kerfer.modelio.resolve_model_path`."""
-    from kerfer.modelio import resolve_model_path as resolve
-
-    return resolve(model)
-
-
 def evaluate(
     model: str | os.PathLike | None = None,
     *,
@@ -137,6 +130,7 @@ def evaluate(
     into ``out_dir`` (default: the run directory for a run, else nothing is written), and
     ``curves.png`` when the run has a ``history.csv``.
     """
+    from kerfer.modelio import resolve_model_path
     from kerfer.runtime.classifier import Classifier
 
     model_path = resolve_model_path(model)
