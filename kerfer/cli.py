@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -19,7 +18,6 @@ from kerfer.kit import (
     TRAIN_INSTALL,
     TRAINING_COMMANDS,
     MissingTrainingKit,
-    as_missing_kit,
     missing_training_packages,
     require_training_kit,
 )
@@ -51,7 +49,6 @@ from kerfer.options import (
     STALL_S,
     YUNET_MIN_SCORE,
 )
-from kerfer.syslibs import NATIVE_MODULES, missing_library_message
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -68,37 +65,31 @@ class KerferError(click.ClickException):
 
 
 def _fail_cleanly(fn):
-    """Turns the errors users can cause (bad data, missing files) into one-line messages."""
-    import functools
+    """Turns the errors users can cause (bad data, missing files) into one-line messages, and
+    options that do not fit together into usage errors on the flag at fault."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from kerfer.errors import DataError
+        from kerfer.console import user_error
+        from kerfer.errors import OptionError
 
         try:
             return fn(*args, **kwargs)
-        except ModuleNotFoundError as e:
-            missing = as_missing_kit(e, f"kerfer {fn.__name__}")
-            if missing is None:
-                raise
-            raise KerferError(str(missing)) from e
-        except ImportError as e:  # a native library the system lacks (libGL, libxcb on Pi OS Lite)
-            module = (e.name or "").split(".")[0]
-            message = missing_library_message(e, NATIVE_MODULES.get(module, module or "a native module"))
+        except OptionError as e:
+            if e.option is None:
+                raise click.UsageError(e.message) from None
+            raise click.BadParameter(e.message, param_hint="--" + e.option.replace("_", "-")) from e
+        except Exception as e:
+            message = user_error(e, f"kerfer {fn.__name__}")
             if message is None:
                 raise
             raise KerferError(message) from e
-        except (DataError, FileNotFoundError, FileExistsError, PermissionError, ValueError, RuntimeError) as e:
-            raise KerferError(str(e)) from e
-        except OSError as e:
-            raise KerferError(f"{e.strerror or e}: {e.filename}" if e.filename else str(e)) from e
 
     return wrapper
 
 
 def _needs_training_kit(fn):
     """For commands that need TensorFlow: one line with the install command when it is missing."""
-    import functools
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -459,43 +450,6 @@ def export(
         click.echo(line)
 
 
-def _detector(
-    detector: str,
-    yunet_model: str | None,
-    scale_factor: float,
-    min_neighbors: int,
-    min_face: int,
-    detect_size: int,
-    min_score: float | None,
-):
-    from kerfer.runtime.detect import HaarDetector, YuNetDetector
-
-    if yunet_model and detector != "yunet":
-        raise click.BadParameter(
-            f"{yunet_model} is used only with --detector yunet: add it", param_hint="--yunet-model"
-        )
-    if min_score is not None and detector == "haar":
-        raise click.BadParameter(
-            "the Haar cascade has no score: use --min-neighbors, or --detector blazeface", param_hint="--min-score"
-        )
-    if detector == "yunet":
-        if not yunet_model:
-            raise click.BadParameter("--detector yunet needs --yunet-model FILE.onnx", param_hint="--detector")
-        try:
-            return YuNetDetector(
-                yunet_model, score_threshold=min_score or YUNET_MIN_SCORE, max_side=detect_size or None
-            )
-        except ValueError as e:
-            raise click.BadParameter(str(e).split(": ", 1)[-1], param_hint="--yunet-model") from e
-    if detector == "blazeface":
-        from kerfer.runtime.blazeface import BlazeFaceDetector
-
-        return BlazeFaceDetector(score_threshold=min_score or BLAZEFACE_MIN_SCORE, min_face=min_face)
-    return HaarDetector(
-        scale_factor=scale_factor, min_neighbors=min_neighbors, min_face=min_face, max_side=detect_size or None
-    )
-
-
 PREDICT_TTA = True
 """Flip TTA on by default in ``predict``: +1.2 points on PublicTest for 0.7 % more time per photo
 (reading and detecting dominate). Off in ``live``: it costs 18-37 % of the frame rate there, over
@@ -601,13 +555,6 @@ def _add_detector_options(fn, tta_default: bool):
     )
 
 
-def _pipeline(model, unsafe, margin, tta, align=True, **det):
-    from kerfer.runtime.classifier import Classifier
-    from kerfer.runtime.pipeline import FacePipeline
-
-    return FacePipeline(Classifier(model, unsafe=unsafe), _detector(**det), margin=margin, tta=tta, align=align)
-
-
 def _overlay_option(where: str):
     return click.option(
         "--overlay",
@@ -641,9 +588,10 @@ def predict(images, as_json, save_annotated, overlay, model, unsafe, margin, **d
       kerfer predict group.jpg --save-annotated out/ --overlay emoji
     """
     from kerfer.paths import shown
+    from kerfer.runtime.pipeline import make_pipeline
     from kerfer.runtime.predict import predict_images, scan_inputs
 
-    pipe = _pipeline(model, unsafe, margin, **det)
+    pipe = make_pipeline(model, unsafe=unsafe, margin=margin, **det)
     names = pipe.class_names
     inputs = scan_inputs(images)
     for folder, note in inputs.notes:
@@ -710,29 +658,7 @@ def predict(images, as_json, save_annotated, overlay, model, unsafe, margin, **d
 @_overlay_option("in the window and the --save-video file")
 @detector_options(tta_default=LIVE_TTA)
 @_fail_cleanly
-def live(
-    camera,
-    source,
-    picamera,
-    smooth,
-    detect_every,
-    mirror,
-    headless,
-    output,
-    save_video,
-    max_frames,
-    realtime,
-    reconnect,
-    width,
-    height,
-    fps,
-    report_dir,
-    overlay,
-    model,
-    unsafe,
-    margin,
-    **det,
-):
+def live(camera, source, picamera, width, height, fps, realtime, **options):
     """Run on a webcam, video or Raspberry Pi camera: boxes, labels, probability bars, FPS.
 
     q or Esc quits the window. --headless runs without a screen and prints a summary.
@@ -751,9 +677,8 @@ def live(
       kerfer live --source clip.mp4 --headless --realtime   # as if the clip were a camera
       kerfer live --source clip.mp4 --headless --output faces.csv --report report/
     """
-    from kerfer.paths import shown
-    from kerfer.runtime.live import run_live
-    from kerfer.runtime.video import CameraRequest, SourceError, check_source, open_source
+    from kerfer.runtime.live import live_session
+    from kerfer.runtime.video import CameraRequest, check_source
 
     try:
         check_source(camera, source, picamera, names={n: f"--{n}" for n in ("camera", "source", "picamera")})
@@ -764,73 +689,16 @@ def live(
         raise click.UsageError("--width/--height/--fps ask a camera for a mode: a --source video has its own")
     if realtime and source is None:
         raise click.UsageError("--realtime plays a --source FILE like a camera: a camera is real time already")
-    if not headless:
-        from kerfer.doctor import check_display
-
-        display = check_display()  # before any window: an unreachable X server aborts inside Qt
-        if not display.ok:
-            raise KerferError(
-                f"no display to show a window on ({display.detail}): add --headless, with --output or --save-video"
-            )
-    if report_dir is not None:
-        from kerfer.paths import refuse_overwriting_inputs
-        from kerfer.report import REPORT_FILES
-
-        refuse_overwriting_inputs(  # before the run, not after it
-            {f"the report's {v}": Path(report_dir) / v for v in REPORT_FILES.values()},
-            {"the video (--source)": source, "the results log (--output)": output},
-        )
-    pipe = _pipeline(model, unsafe, margin, **det)
-    try:
-        frames, fps, name = open_source(
-            camera, source, picamera, request=request, realtime=realtime, reconnect=reconnect
-        )
-    except SourceError as e:
-        raise KerferError(str(e)) from e
-    if mirror is None:
-        mirror = source is None
-    log = output
-    tmp = None
-    if report_dir is not None and output is None:  # the report reads the results log: keep one aside
-        import tempfile
-
-        tmp = tempfile.TemporaryDirectory(prefix="kerfer-live-")
-        log = os.path.join(tmp.name, "faces.jsonl")
-    summary = run_live(
-        frames,
-        pipe,
-        smooth=smooth,
-        detect_every=detect_every,
-        mirror=mirror,
-        show=not headless,
-        output=log,
-        save_video=save_video,
-        video_fps=fps,
-        max_frames=max_frames,
-        overlay=overlay,
-        progress=headless and source is not None and not realtime and not _is_stream(source),
+    live_session(
+        camera=camera,
+        source=source,
+        picamera=picamera,
+        request=request,
+        realtime=realtime,
+        write_report=_write_report,
+        echo=click.echo,
+        **options,
     )
-    d = summary.to_dict()
-    if not d["frames"]:
-        raise KerferError(
-            summary.ended
-            or f"{shown(name)}: no frame could be read ({d['failed_frames']} failed): "
-            "the video is empty, or none of its frames decodes"
-        )
-    for line in summary.lines(shown(name)):
-        click.echo(line)
-    if report_dir is not None:
-        try:
-            _write_report(log, report_dir, video=source)
-        finally:
-            if tmp is not None:
-                tmp.cleanup()
-    if summary.ended:
-        raise KerferError(summary.ended)
-
-
-def _is_stream(source: str | None) -> bool:
-    return source is not None and "://" in source
 
 
 def _command_line() -> str:
@@ -967,16 +835,9 @@ def crop(
       kerfer train --data data/faces --train-split train --val-split test --out runs/faces
     """
     from kerfer.runtime.cropping import crop_dataset
+    from kerfer.runtime.detect import make_detector
 
-    det = _detector(
-        detector=detector,
-        yunet_model=yunet_model,
-        scale_factor=HAAR_SCALE_FACTOR,
-        min_neighbors=HAAR_MIN_NEIGHBORS,
-        min_face=min_face,
-        detect_size=DETECT_SIZE,
-        min_score=min_score,
-    )
+    det = make_detector(detector, yunet_model=yunet_model, min_face=min_face, min_score=min_score)
     report = crop_dataset(
         src,
         out,

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from kerfer.options import ALIGN_MIN_DEGREES, MARGIN, MAX_MARGIN
+from kerfer.options import ALIGN_MIN_DEGREES, DETECTOR, MARGIN, MAX_MARGIN
 from kerfer.runtime.classifier import Classifier
-from kerfer.runtime.detect import Box, Detection, FaceDetector, crop_faces, find_faces
+from kerfer.runtime.detect import Box, Detection, FaceDetector, crop_faces, find_faces, make_detector
 from kerfer.runtime.images import as_frame
 
 
@@ -94,3 +94,20 @@ class FacePipeline:
 def level_angle(roll: float) -> float:
     """The rotation that levels a face: all of its tilt once past :data:`ALIGN_MIN_DEGREES`, else none."""
     return roll if abs(roll) > ALIGN_MIN_DEGREES else 0.0
+
+
+def make_pipeline(
+    model: str | os.PathLike | None = None,
+    *,
+    unsafe: bool = False,
+    margin: float = MARGIN,
+    tta: bool = False,
+    align: bool = True,
+    detector: str = DETECTOR,
+    **detector_options,
+) -> FacePipeline:
+    """A pipeline from the options ``predict`` and ``live`` take: a model argument, and a
+    detector by name with its options (:func:`~kerfer.runtime.detect.make_detector`)."""
+    classifier = Classifier(model, unsafe=unsafe)
+    finder = make_detector(detector, **detector_options)
+    return FacePipeline(classifier, finder, margin=margin, tta=tta, align=align)
