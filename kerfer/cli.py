@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from kerfer import options as opts
 from kerfer.kit import (
     TRAIN_INSTALL,
     TRAINING_COMMANDS,
@@ -21,43 +22,20 @@ from kerfer.kit import (
     missing_training_packages,
     require_training_kit,
 )
-from kerfer.options import (
-    ALIGN_MIN_DEGREES,
-    BLAZEFACE_MIN_SCORE,
-    BLAZEFACE_SIZE,
-    CROP_SIZE,
-    DETECT_EVERY,
-    DETECT_SIZE,
-    DETECTOR,
-    DETECTORS,
-    HAAR_MIN_NEIGHBORS,
-    HAAR_SCALE_FACTOR,
-    MARGIN,
-    MAX_CROP_SIZE,
-    MAX_MARGIN,
-    MIN_CROP_SIZE,
-    MIN_DETECT_SIZE,
-    MIN_FACE,
-    MIN_FRAMES,
-    ON_MULTIPLE,
-    OVERLAY,
-    OVERLAY_STYLES,
-    RECONNECT_S,
-    REPORT_MIN_TRACK_S,
-    ROIS,
-    SMOOTH,
-    STALL_S,
-    YUNET_MIN_SCORE,
-)
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-def _with_options(fn, opts: list):
-    """``fn`` with the options (or option groups) ``opts``, listed in that order in --help."""
-    for opt in reversed(opts):
-        fn = opt(fn)
+def _with_options(fn, decorators: list):
+    """``fn`` with the options (or option groups) ``decorators``, listed in that order in --help."""
+    for decorate in reversed(decorators):
+        fn = decorate(fn)
     return fn
+
+
+def _shown(flag: str, default, type=None, help: str = "", **kw):
+    """An option whose default (the API's, from kerfer.options) --help shows."""
+    return click.option(flag, default=default, show_default=True, type=type, help=help, **kw)
 
 
 class KerferError(click.ClickException):
@@ -147,6 +125,18 @@ def main(verbose: bool = False) -> None:
     # TensorFlow's banner, libpng's and FFmpeg's lines, other libraries' warnings: hidden for the
     # whole command (kerfer's own lines and warnings still show), unless -v.
     click.get_current_context().with_resource(quiet_command())
+
+
+def command(kit: bool = False, clean: bool = True, **settings):
+    """A ``kerfer`` subcommand: (``clean``) the errors a user can cause as one line, (``kit``) the
+    training kit checked first. Put it above the command's options, as ``main.command``."""
+
+    def decorate(fn):
+        if kit:
+            fn = _needs_training_kit(fn)
+        return main.command(context_settings=CONTEXT, **settings)(_fail_cleanly(fn) if clean else fn)
+
+    return decorate
 
 
 def data_options(must_exist: bool = True, purpose: str = ""):
@@ -251,7 +241,7 @@ def _train_options(fn):
     )
 
 
-@main.command(context_settings=CONTEXT)
+@command(kit=True)
 @_train_options
 @click.option(
     "--out",
@@ -269,8 +259,6 @@ def _train_options(fn):
     help="With --resume: continue a run packed by `kerfer pack` (from another machine); it is unpacked "
     "into --out first unless --out already holds the run at that epoch or later.",
 )
-@_fail_cleanly
-@_needs_training_kit
 def train(config_file, run_dir, resume, from_pack, csv_path, data_dir, no_cache, no_augment, **flags):
     """Train a model on FER2013 (--csv) or an image folder (--data).
 
@@ -310,19 +298,16 @@ def train(config_file, run_dir, resume, from_pack, csv_path, data_dir, no_cache,
         sys.exit(130)
 
 
-@main.command(context_settings=CONTEXT)
+@command(kit=True)
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
 @click.argument("out_dir", type=click.Path(file_okay=False))
-@click.option(
+@_shown(
     "--dtype",
-    type=click.Choice(["float16", "float32"]),
-    default="float16",
-    show_default=True,
-    help="How the weights and optimizer state are stored: float16 halves the size (a rounding "
+    "float16",
+    click.Choice(["float16", "float32"]),
+    "How the weights and optimizer state are stored: float16 halves the size (a rounding "
     "far below one training step's noise).",
 )
-@_fail_cleanly
-@_needs_training_kit
 def pack(run_dir, out_dir, dtype):
     """Pack a run's resumable state (last finished epoch, optimizer state, step count, best
     weights, config and history) into OUT_DIR, small enough to commit or copy; a previous pack
@@ -335,17 +320,13 @@ def pack(run_dir, out_dir, dtype):
     """
     from kerfer.portable import pack_run
 
-    info = pack_run(run_dir, out_dir, dtype=dtype)
-    best = ", best weights" if info.has_best else ""
-    click.echo(
-        f"packed {run_dir} at epoch {info.epoch} (step {info.iterations}{best}) into {out_dir}: {info.bytes / 1e6:.1f} MB"
-    )
+    click.echo(pack_run(run_dir, out_dir, dtype=dtype).line(run_dir))
 
 
-@main.command(context_settings=CONTEXT)
+@command(kit=True)
 @model_option(old_argument=True)
 @data_options()
-@click.option("--split", default="PublicTest", show_default=True, help="Split to evaluate on.")
+@_shown("--split", "PublicTest", help="Split to evaluate on.")
 @click.option("--tta", is_flag=True, help="Also report test-time augmentation (mean of image and its mirror).")
 @click.option(
     "--out",
@@ -355,8 +336,6 @@ def pack(run_dir, out_dir, dtype):
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
 @unsafe_option
-@_fail_cleanly
-@_needs_training_kit
 def evaluate(model, csv_path, data_dir, split, tta, out_dir, as_json, unsafe, no_cache):
     """Evaluate a model: accuracy, per-class precision/recall/F1, confusion matrix.
 
@@ -389,9 +368,9 @@ def evaluate(model, csv_path, data_dir, split, tta, out_dir, as_json, unsafe, no
         click.echo(line)
 
 
-@main.command(context_settings=CONTEXT)
+@command(kit=True)
 @model_option("Run directory (its best.keras) or .keras file to export.", exists=True, old_argument=True)
-@click.option("--saved-model/--no-saved-model", default=True, show_default=True, help="Write a TF SavedModel.")
+@_shown("--saved-model/--no-saved-model", True, help="Write a TF SavedModel.")
 @click.option(
     "--tflite",
     "tflite_kinds",
@@ -400,23 +379,19 @@ def evaluate(model, csv_path, data_dir, split, tta, out_dir, as_json, unsafe, no
     help="TFLite variant(s) to write; repeatable. Default: int8.",
 )
 @data_options(purpose=" For int8 calibration images (Training) and the parity split.")
-@click.option(
+@_shown(
     "--calibration-samples",
-    default=300,
-    show_default=True,
+    300,
     help="int8 calibration images from the run's training split, stratified by class (at least 1).",
 )
-@click.option(
+@_shown(
     "--parity-split",
-    default="auto",
-    show_default=True,
+    "auto",
     help="Split for the parity report: auto = the run's validation split (PublicTest for a CSV, val for a "
     "folder, without a run), or 'none' to skip.",
 )
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder. Default: exports/<run name>.")
 @unsafe_option
-@_fail_cleanly
-@_needs_training_kit
 def export(
     model, saved_model, tflite_kinds, csv_path, data_dir, calibration_samples, parity_split, out_dir, unsafe, no_cache
 ):
@@ -450,63 +425,47 @@ def export(
         click.echo(line)
 
 
-PREDICT_TTA = True
-"""Flip TTA on by default in ``predict``: +1.2 points on PublicTest for 0.7 % more time per photo
-(reading and detecting dominate). Off in ``live``: it costs 18-37 % of the frame rate there, over
-the 10 % kerfer allows a default (``benchmarks/tta_cost.py``; figures in docs/model_card.md)."""
-LIVE_TTA = False
-
-
 def _check_detect_size(ctx, param, value: int) -> int:
     """--detect-size is 0 (full size) or a usable longest side."""
-    if value != 0 and value < MIN_DETECT_SIZE:
-        raise click.BadParameter(f"{value} is not 0 (full size) or >= {MIN_DETECT_SIZE}", ctx, param)
+    if value != 0 and value < opts.MIN_DETECT_SIZE:
+        raise click.BadParameter(f"{value} is not 0 (full size) or >= {opts.MIN_DETECT_SIZE}", ctx, param)
     return value
-
-
-def detector_options(tta_default: bool):
-    """The detector, crop and model options of ``predict`` and ``live``; ``tta_default`` is the command's --tta."""
-    return lambda fn: _add_detector_options(fn, tta_default)
 
 
 def _finder_options() -> list:
     """How faces are found and cropped: the options ``predict``, ``live`` and ``crop`` share."""
     return [
-        click.option(
+        _shown(
             "--detector",
-            type=click.Choice(DETECTORS),
-            default=DETECTOR,
-            show_default=True,
-            help="Face detector: BlazeFace (learned, shipped; finds tilted and small faces, gives the eyes and "
+            opts.DETECTOR,
+            click.Choice(opts.DETECTORS),
+            "Face detector: BlazeFace (learned, shipped; finds tilted and small faces, gives the eyes and "
             "mouth), OpenCV's Haar cascade (the seed projects' detector; no keypoints), or YuNet (needs --yunet-model).",
         ),
         click.option("--yunet-model", type=click.Path(exists=True, dir_okay=False), help="YuNet ONNX file (.onnx)."),
         click.option(
             "--min-score",
             type=click.FloatRange(min=0.0, max=1.0, min_open=True, max_open=True),
-            help=f"BlazeFace/YuNet: face probability to keep a detection (default {BLAZEFACE_MIN_SCORE:g} / "
-            f"{YUNET_MIN_SCORE:g}); higher = fewer false faces.",
+            help=f"BlazeFace/YuNet: face probability to keep a detection (default {opts.BLAZEFACE_MIN_SCORE:g} / "
+            f"{opts.YUNET_MIN_SCORE:g}); higher = fewer false faces.",
         ),
-        click.option(
+        _shown(
             "--align/--no-align",
-            default=True,
-            show_default=True,
-            help=f"Turn faces tilted past {ALIGN_MIN_DEGREES:g} degrees upright by their eye line before cropping "
+            True,
+            help=f"Turn faces tilted past {opts.ALIGN_MIN_DEGREES:g} degrees upright by their eye line before cropping "
             "(BlazeFace/YuNet).",
         ),
-        click.option(
+        _shown(
             "--min-face",
-            default=MIN_FACE,
-            show_default=True,
-            type=click.IntRange(min=1),
-            help="Smallest face (px; Haar: in the downscaled detection image, BlazeFace: in the frame).",
+            opts.MIN_FACE,
+            click.IntRange(min=1),
+            "Smallest face (px; Haar: in the downscaled detection image, BlazeFace: in the frame).",
         ),
-        click.option(
+        _shown(
             "--margin",
-            default=MARGIN,
-            show_default=True,
-            type=click.FloatRange(min=0.0, max=MAX_MARGIN),
-            help=f"Padding around each face crop (fraction of the box, 0 to {MAX_MARGIN:g}).",
+            opts.MARGIN,
+            click.FloatRange(min=0.0, max=opts.MAX_MARGIN),
+            f"Padding around each face crop (fraction of the box, 0 to {opts.MAX_MARGIN:g}).",
         ),
     ]
 
@@ -516,39 +475,34 @@ def finder_options(fn):
     return _with_options(fn, _finder_options())
 
 
-def _add_detector_options(fn, tta_default: bool):
-    return _with_options(
+def detector_options(tta_default: bool):
+    """The detector, crop and model options of ``predict`` and ``live``; ``tta_default`` is the command's --tta."""
+    return lambda fn: _with_options(
         fn,
         [
             *_finder_options(),
-            click.option(
+            _shown(
                 "--scale-factor",
-                default=HAAR_SCALE_FACTOR,
-                show_default=True,
-                type=click.FloatRange(min=1.0, min_open=True),
-                help="Haar: image pyramid step (> 1.0).",
+                opts.HAAR_SCALE_FACTOR,
+                click.FloatRange(min=1.0, min_open=True),
+                "Haar: image pyramid step (> 1.0).",
             ),
-            click.option(
-                "--min-neighbors",
-                default=HAAR_MIN_NEIGHBORS,
-                show_default=True,
-                type=click.IntRange(min=0),
-                help="Haar: higher = fewer false faces.",
+            _shown(
+                "--min-neighbors", opts.HAAR_MIN_NEIGHBORS, click.IntRange(min=0), "Haar: higher = fewer false faces."
             ),
             click.option(
                 "--detect-size",
-                default=DETECT_SIZE,
+                default=opts.DETECT_SIZE,
                 show_default=True,
                 callback=_check_detect_size,
                 help="Haar/YuNet: downscale frames to this longest side before detecting "
-                f"(0 = full size, else >= {MIN_DETECT_SIZE}; BlazeFace always sees {BLAZEFACE_SIZE}x{BLAZEFACE_SIZE}).",
+                f"(0 = full size, else >= {opts.MIN_DETECT_SIZE}; BlazeFace always sees {opts.BLAZEFACE_SIZE}x{opts.BLAZEFACE_SIZE}).",
             ),
             model_option(),
             unsafe_option,
-            click.option(
+            _shown(
                 "--tta/--no-tta",
-                default=tta_default,
-                show_default=True,
+                tta_default,
                 help="Flip test-time augmentation: average each face with its mirror image (one batch).",
             ),
         ],
@@ -556,23 +510,21 @@ def _add_detector_options(fn, tta_default: bool):
 
 
 def _overlay_option(where: str):
-    return click.option(
+    return _shown(
         "--overlay",
-        type=click.Choice(OVERLAY_STYLES),
-        default=OVERLAY,
-        show_default=True,
-        help=f"How each face is drawn {where}: bars = box, label and a probability bar per class; "
+        opts.OVERLAY,
+        click.Choice(opts.OVERLAY_STYLES),
+        f"How each face is drawn {where}: bars = box, label and a probability bar per class; "
         "label = box and label only; emoji = box, label and an emoji of the top expression beside the face.",
     )
 
 
-@main.command(context_settings=CONTEXT)
+@command()
 @click.argument("images", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per image (JSON lines).")
 @click.option("--save-annotated", type=click.Path(file_okay=False), help="Write images with boxes and labels here.")
 @_overlay_option("in the --save-annotated images")
-@detector_options(tta_default=PREDICT_TTA)
-@_fail_cleanly
+@detector_options(tta_default=opts.PREDICT_TTA)
 def predict(images, as_json, save_annotated, overlay, model, unsafe, margin, **det):
     """Find faces in photos and name their expressions.
 
@@ -611,29 +563,27 @@ def predict(images, as_json, save_annotated, overlay, model, unsafe, margin, **d
         sys.exit(1)
 
 
-@main.command(context_settings=CONTEXT)
+@command()
 @click.option("--camera", type=click.IntRange(min=0), help="Camera index (default 0).")
 @click.option("--source", help="Video file or stream URL instead of a camera.")
 @click.option("--picamera", is_flag=True, help="Raspberry Pi camera through picamera2.")
-@click.option(
+@_shown(
     "--smooth",
-    default=SMOOTH,
-    show_default=True,
-    type=click.IntRange(min=MIN_FRAMES),
-    help="Average each face's probabilities over N frames (1 = no smoothing).",
+    opts.SMOOTH,
+    click.IntRange(min=opts.MIN_FRAMES),
+    "Average each face's probabilities over N frames (1 = no smoothing).",
 )
-@click.option(
+@_shown(
     "--detect-every",
-    default=DETECT_EVERY,
-    show_default=True,
-    type=click.IntRange(min=MIN_FRAMES),
-    help="Detect faces every k-th frame, carrying boxes in between (faces are classified every frame).",
+    opts.DETECT_EVERY,
+    click.IntRange(min=opts.MIN_FRAMES),
+    "Detect faces every k-th frame, carrying boxes in between (faces are classified every frame).",
 )
 @click.option("--mirror/--no-mirror", default=None, help="Selfie view (default: on for cameras, off for files).")
 @click.option("--headless", is_flag=True, help="No window: log results (--output) and print a summary.")
 @click.option("--output", type=click.Path(dir_okay=False), help="Per-frame results: .jsonl (JSON lines) or .csv.")
 @click.option("--save-video", type=click.Path(dir_okay=False), help="Write the annotated video (.mp4).")
-@click.option("--max-frames", type=click.IntRange(min=MIN_FRAMES), help="Stop after N frames (1 or more).")
+@click.option("--max-frames", type=click.IntRange(min=opts.MIN_FRAMES), help="Stop after N frames (1 or more).")
 @click.option(
     "--realtime",
     is_flag=True,
@@ -643,8 +593,8 @@ def predict(images, as_json, save_annotated, overlay, model, unsafe, margin, **d
 @click.option(
     "--reconnect",
     is_flag=True,
-    help=f"A camera or stream that goes (unplugged, network) is reopened every {RECONNECT_S:g} s; "
-    f"without it the run ends with one line and its summary (also after {STALL_S:g} s without a frame).",
+    help=f"A camera or stream that goes (unplugged, network) is reopened every {opts.RECONNECT_S:g} s; "
+    f"without it the run ends with one line and its summary (also after {opts.STALL_S:g} s without a frame).",
 )
 @click.option("--width", type=click.IntRange(min=1), help="Ask the camera for this frame width (it says what it gave).")
 @click.option("--height", type=click.IntRange(min=1), help="Ask the camera for this frame height.")
@@ -656,8 +606,7 @@ def predict(images, as_json, save_annotated, overlay, model, unsafe, margin, **d
     help="Also write the emotion timeline report (timeline.png, summary.csv, report.html) into this folder.",
 )
 @_overlay_option("in the window and the --save-video file")
-@detector_options(tta_default=LIVE_TTA)
-@_fail_cleanly
+@detector_options(tta_default=opts.LIVE_TTA)
 def live(camera, source, picamera, width, height, fps, realtime, **options):
     """Run on a webcam, video or Raspberry Pi camera: boxes, labels, probability bars, FPS.
 
@@ -724,17 +673,11 @@ def _command_line() -> str:
 
 def _write_report(log, out_dir, video=None) -> None:
     """``report`` and ``live --report``: the files, then one line naming the page."""
-    from kerfer.paths import shown
     from kerfer.report import read_records, write_report
 
     records = read_records(log)
     result = write_report(records, out_dir, video=video, command=_command_line(), inputs={"the results log": log})
-    kept = len(result.tracks)
-    click.echo(
-        f"report: {shown(result.files['html'])} ({kept} track{'s' if kept != 1 else ''}"
-        + (f", {result.left_out} short ones left out" if result.left_out else "")
-        + ")"
-    )
+    click.echo(result.line())
     if result.missing:
         click.echo(result.missing, err=True)
 
@@ -753,19 +696,18 @@ _REPORT_HELP = """Emotion timeline report from a `kerfer live --output` log (.cs
 """
 
 
-@main.command(context_settings=CONTEXT, help=_REPORT_HELP.format(min_s=REPORT_MIN_TRACK_S))
+@command(help=_REPORT_HELP.format(min_s=opts.REPORT_MIN_TRACK_S))
 @click.argument("log", type=click.Path(dir_okay=False))
 @click.option(
     "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder for the report's files."
 )
 @click.option("--video", type=click.Path(dir_okay=False), help="The video the log came from: adds face thumbnails.")
-@_fail_cleanly
 def report(log, out_dir, video):
     """A thin layer over :func:`kerfer.report.write_report` (help: ``_REPORT_HELP``)."""
     _write_report(log, out_dir, video=video)
 
 
-@main.command(context_settings=CONTEXT)
+@command(clean=False)
 def doctor() -> None:
     """Check this install before opening a bug: versions, devices, what `auto` picks, detectors,
     the shipped model, display and camera; each with ✓/✗ and what to do about a ✗."""
@@ -774,48 +716,34 @@ def doctor() -> None:
     click.echo(format_table(run_checks()))
 
 
-@main.command(context_settings=CONTEXT)
-@_needs_training_kit
+@command(kit=True, clean=False)
 def archs() -> None:
     """List the model architectures, their parameter counts and shipped pretrained weights."""
-    from kerfer.models import build_model, list_architectures
-    from kerfer.models.pretrained import list_shipped_weights
+    from kerfer.models import architecture_lines
 
-    shipped = list_shipped_weights()
-    for name, summary in list_architectures().items():
-        params = build_model(name).count_params()
-        weights = f"  [weights: {', '.join(shipped[name])}]" if name in shipped else ""
-        click.echo(f"{name:8s} {params / 1e6:5.2f}M params  {summary}{weights}")
+    for line in architecture_lines():
+        click.echo(line)
 
 
-@main.command(context_settings=CONTEXT)
+@command()
 @click.argument("src", type=click.Path(file_okay=False, path_type=Path))
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
-@click.option(
+@_shown(
     "--roi",
-    type=click.Choice(ROIS),
-    default=ROIS[0],
-    show_default=True,
-    help="Region to crop: the whole face (as predict sees it), the mouth, or the eyes.",
+    opts.ROIS[0],
+    click.Choice(opts.ROIS),
+    "Region to crop: the whole face (as predict sees it), the mouth, or the eyes.",
 )
-@click.option(
-    "--size",
-    default=CROP_SIZE,
-    show_default=True,
-    type=click.IntRange(min=MIN_CROP_SIZE, max=MAX_CROP_SIZE),
-    help="Crop side (px).",
-)
-@click.option("--grayscale/--color", default=True, show_default=True, help="Write 1-channel or 3-channel crops.")
-@click.option(
+@_shown("--size", opts.CROP_SIZE, click.IntRange(min=opts.MIN_CROP_SIZE, max=opts.MAX_CROP_SIZE), "Crop side (px).")
+@_shown("--grayscale/--color", True, help="Write 1-channel or 3-channel crops.")
+@_shown(
     "--on-multiple",
-    type=click.Choice(ON_MULTIPLE),
-    default=ON_MULTIPLE[0],
-    show_default=True,
-    help="A photo with several faces: set it aside under OUT/_rejected, or crop its largest face.",
+    opts.ON_MULTIPLE[0],
+    click.Choice(opts.ON_MULTIPLE),
+    "A photo with several faces: set it aside under OUT/_rejected, or crop its largest face.",
 )
 @finder_options
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr (shown only on a terminal).")
-@_fail_cleanly
 def crop(
     src, out, roi, size, grayscale, on_multiple, detector, yunet_model, min_score, min_face, align, margin, progress
 ):

@@ -49,6 +49,13 @@ MIN_DETECT_SIZE = 32
 """Smallest longest side a frame is downscaled to before detection (0 = full size): below it no
 face is big enough to detect."""
 
+PREDICT_TTA = True
+"""Flip TTA on by default in ``predict``: +1.2 points on PublicTest for 0.7 % more time per photo
+(reading and detecting dominate). Off in ``live``: it costs 18-37 % of the frame rate there, over
+the 10 % kerfer allows a default (``benchmarks/tta_cost.py``; figures in docs/model_card.md)."""
+
+LIVE_TTA = False
+
 MAX_MARGIN = 2.0
 """Largest crop padding (a fraction of the box side each way); beyond it the face is a speck in the crop."""
 

@@ -46,6 +46,11 @@ class PackInfo:
     bytes: int
     has_best: bool
 
+    def line(self, run_dir: str | Path) -> str:
+        """``kerfer pack``'s line: what was packed from ``run_dir``, where, and its size."""
+        best = ", best weights" if self.has_best else ""
+        return f"packed {run_dir} at epoch {self.epoch} (step {self.iterations}{best}) into {self.path}: {self.bytes / 1e6:.1f} MB"
+
 
 def _h5_arrays(path: Path, skip: tuple[str, ...] = ()) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
     """Every dataset of an HDF5 file by path, and every group's attributes."""
