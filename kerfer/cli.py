@@ -6,7 +6,6 @@ Heavy imports (TensorFlow) happen inside each command, so ``kerfer --help`` is i
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import sys
@@ -14,23 +13,11 @@ from pathlib import Path
 
 import click
 
+from kerfer import kit
 from kerfer import options as opts
-from kerfer.kit import (
-    TRAIN_INSTALL,
-    TRAINING_COMMANDS,
-    MissingTrainingKit,
-    missing_training_packages,
-    require_training_kit,
-)
+from kerfer.flags import data_options, train_options, train_overrides, typed_command, with_options
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-
-
-def _with_options(fn, decorators: list):
-    """``fn`` with the options (or option groups) ``decorators``, listed in that order in --help."""
-    for decorate in reversed(decorators):
-        fn = decorate(fn)
-    return fn
 
 
 def _shown(flag: str, default, type=None, help: str = "", **kw):
@@ -72,8 +59,8 @@ def _needs_training_kit(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            require_training_kit(f"kerfer {fn.__name__}")
-        except MissingTrainingKit as e:
+            kit.require_training_kit(f"kerfer {fn.__name__}")
+        except kit.MissingTrainingKit as e:
             raise KerferError(str(e)) from None
         return fn(*args, **kwargs)
 
@@ -86,12 +73,12 @@ class KerferGroup(click.Group):
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         commands = [(n, c) for n in self.list_commands(ctx) if (c := self.get_command(ctx, n)) and not c.hidden]
         limit = formatter.width - 6 - max(len(n) for n, _ in commands)
-        runtime = [(n, c.get_short_help_str(limit)) for n, c in commands if n not in TRAINING_COMMANDS]
-        training = [(n, c.get_short_help_str(limit)) for n, c in commands if n in TRAINING_COMMANDS]
+        runtime = [(n, c.get_short_help_str(limit)) for n, c in commands if n not in kit.TRAINING_COMMANDS]
+        training = [(n, c.get_short_help_str(limit)) for n, c in commands if n in kit.TRAINING_COMMANDS]
         with formatter.section("Runtime commands (any install)"):
             formatter.write_dl(runtime)
-        missing = missing_training_packages()
-        state = f"not in this install: {TRAIN_INSTALL}" if missing else "installed"
+        missing = kit.missing_training_packages()
+        state = f"not in this install: {kit.TRAIN_INSTALL}" if missing else "installed"
         with formatter.section(f"Training commands (need the training kit, TensorFlow; {state})"):
             formatter.write_dl(training)
 
@@ -139,27 +126,6 @@ def command(kit: bool = False, clean: bool = True, **settings):
     return decorate
 
 
-def data_options(must_exist: bool = True, purpose: str = ""):
-    """``--csv``, ``--data`` and ``--no-cache``: the data a command reads (train, evaluate, export);
-    their help is TrainConfig's, the one source. ``must_exist``: click checks the paths first."""
-    from kerfer.config import TrainConfig
-
-    help_of = {f.name: f.metadata["help"] for f in dataclasses.fields(TrainConfig)}
-    exists = {"exists": True} if must_exist else {}
-    options = [
-        click.option("--csv", "csv_path", type=click.Path(dir_okay=False, **exists), help=help_of["csv"] + purpose),
-        click.option("--data", "data_dir", type=click.Path(file_okay=False, **exists), help=help_of["data"]),
-        click.option(
-            "--no-cache",
-            "no_cache",
-            is_flag=True,
-            default=None,
-            help="Parse the CSV afresh and do not keep it in the per-user cache (~/.cache/kerfer, or $KERFER_CACHE_DIR).",
-        ),
-    ]
-    return lambda fn: _with_options(fn, options)
-
-
 unsafe_option = click.option(
     "--unsafe", is_flag=True, help="Allow .keras files with Lambda layers (only for files you trust)."
 )
@@ -193,56 +159,8 @@ def model_option(help: str = MODEL_HELP, exists: bool = False, old_argument: boo
     return decorate
 
 
-# TrainConfig fields whose flags are written by hand below: the conveniences, and the data options.
-TRAIN_BY_HAND = ("csv", "data", "parse_cache", "classes", "class_weight_power")
-CLASS_WEIGHT_NAMES = {"none": 0.0, "sqrt": 0.5, "balanced": 1.0}
-
-
-def _class_weight_power(ctx, param, value: str | None) -> float | None:
-    if value is None or value in CLASS_WEIGHT_NAMES:
-        return CLASS_WEIGHT_NAMES.get(value)
-    try:
-        return float(value)
-    except ValueError:
-        raise click.BadParameter("use none, sqrt, balanced or a power such as 0.5", ctx, param) from None
-
-
-def _train_options(fn):
-    """``train``'s options: one per TrainConfig field, generated from it, and the conveniences."""
-    from kerfer.config import TrainConfig, range_text
-    from kerfer.flags import config_options
-
-    fn = config_options(TrainConfig, skip=TRAIN_BY_HAND, range_text=range_text)(fn)
-    return _with_options(
-        fn,
-        [
-            data_options(must_exist=False),
-            click.option(
-                "--config",
-                "config_file",
-                type=click.Path(exists=True, dir_okay=False),
-                help="JSON config (e.g. configs/default.json); flags given here override it.",
-            ),
-            click.option(
-                "--classes",
-                callback=lambda ctx, param, v: [c.strip() for c in v.split(",") if c.strip()] if v else None,
-                help="Comma-separated subset, e.g. angry,happy,sad,surprise (the 4-class model).",
-            ),
-            click.option(
-                "--class-weights",
-                "class_weight_power",
-                callback=_class_weight_power,
-                help="none | sqrt | balanced | a power (0..1). Lifts rare classes. Default: none.",
-            ),
-            click.option(
-                "--no-augment", is_flag=True, default=None, help="Turn off flip/shift/rotate/zoom/brightness/contrast."
-            ),
-        ],
-    )
-
-
 @command(kit=True)
-@_train_options
+@train_options
 @click.option(
     "--out",
     "run_dir",
@@ -276,7 +194,6 @@ def train(config_file, run_dir, resume, from_pack, csv_path, data_dir, no_cache,
           --freeze-backbone-epochs 2 --epochs 8 --lr 3e-4 --out runs/mine   # fine-tune kerfer's model
     """
     import kerfer.training as t
-    from kerfer.flags import given_values
 
     if from_pack:
         if not resume:
@@ -284,13 +201,7 @@ def train(config_file, run_dir, resume, from_pack, csv_path, data_dir, no_cache,
         from kerfer.portable import continue_from_pack
 
         click.echo(f"kerfer: {continue_from_pack(from_pack, run_dir)}", err=True)
-    overrides = given_values(t.TrainConfig, {**flags, "csv": csv_path, "data": data_dir})
-    if no_cache:
-        overrides["parse_cache"] = False
-    if no_augment:
-        if "augment" in overrides:
-            raise click.UsageError("--no-augment turns augmentation off: --augment-option has nothing to change")
-        overrides["augment"] = None
+    overrides = train_overrides({**flags, "csv": csv_path, "data": data_dir}, no_cache, no_augment)
     try:
         t.train(config_file, run_dir, resume=resume, overrides=overrides)
     except t.TrainingInterrupted as e:
@@ -472,12 +383,12 @@ def _finder_options() -> list:
 
 def finder_options(fn):
     """The shared face-finding options alone (``crop``)."""
-    return _with_options(fn, _finder_options())
+    return with_options(fn, _finder_options())
 
 
 def detector_options(tta_default: bool):
     """The detector, crop and model options of ``predict`` and ``live``; ``tta_default`` is the command's --tta."""
-    return lambda fn: _with_options(
+    return lambda fn: with_options(
         fn,
         [
             *_finder_options(),
@@ -650,33 +561,18 @@ def live(camera, source, picamera, width, height, fps, realtime, **options):
     )
 
 
-def _command_line() -> str:
-    """The command as it was given (the options typed, in their canonical spelling), for the report
-    to say what made it; built from click's parse, so it is right however kerfer was started."""
-    import shlex
-
-    ctx = click.get_current_context()
-    words = ["kerfer", ctx.info_name or ""]
-    for param in ctx.command.params:
-        if ctx.get_parameter_source(param.name) != click.core.ParameterSource.COMMANDLINE:
-            continue
-        value = ctx.params[param.name]
-        if isinstance(param, click.Argument):
-            words += [str(v) for v in (value if isinstance(value, (tuple, list)) else [value])]
-        elif getattr(param, "is_flag", False):
-            flag = param.opts[0] if value else (param.secondary_opts or param.opts)[0]
-            words.append(flag)
-        else:
-            words += [param.opts[0], str(value)]
-    return " ".join(shlex.quote(w) for w in words)
-
-
 def _write_report(log, out_dir, video=None) -> None:
     """``report`` and ``live --report``: the files, then one line naming the page."""
     from kerfer.report import read_records, write_report
 
     records = read_records(log)
-    result = write_report(records, out_dir, video=video, command=_command_line(), inputs={"the results log": log})
+    result = write_report(
+        records,
+        out_dir,
+        video=video,
+        command=typed_command(click.get_current_context()),
+        inputs={"the results log": log},
+    )
     click.echo(result.line())
     if result.missing:
         click.echo(result.missing, err=True)

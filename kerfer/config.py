@@ -263,6 +263,10 @@ RANGES: dict[str, tuple[float, bool, float | None]] = {
 }
 
 
+CLASS_WEIGHT_NAMES: dict[str, float] = {"none": 0.0, "sqrt": 0.5, "balanced": 1.0}
+"""``--class-weights`` by name: the ``class_weight_power`` each means."""
+
+
 def range_text(key: str) -> str | None:
     """``at least 1``, ``more than 0 and at most 1``...: the range of ``key``, for errors and help."""
     if key not in RANGES:
