@@ -214,8 +214,8 @@ def train(config_file, run_dir, resume, from_pack, csv_path, data_dir, no_cache,
 @click.argument("out_dir", type=click.Path(file_okay=False))
 @_shown(
     "--dtype",
-    "float16",
-    click.Choice(["float16", "float32"]),
+    opts.STORE_DTYPES[0],
+    click.Choice(opts.STORE_DTYPES),
     "How the weights and optimizer state are stored: float16 halves the size (a rounding "
     "far below one training step's noise).",
 )
@@ -237,7 +237,7 @@ def pack(run_dir, out_dir, dtype):
 @command(kit=True)
 @model_option(old_argument=True)
 @data_options()
-@_shown("--split", "PublicTest", help="Split to evaluate on.")
+@_shown("--split", opts.EVAL_SPLIT, help="Split to evaluate on.")
 @click.option("--tta", is_flag=True, help="Also report test-time augmentation (mean of image and its mirror).")
 @click.option(
     "--out",
@@ -286,13 +286,13 @@ def evaluate(model, csv_path, data_dir, split, tta, out_dir, as_json, unsafe, no
     "--tflite",
     "tflite_kinds",
     multiple=True,
-    type=click.Choice(["float32", "float16", "dynamic", "int8"]),
-    help="TFLite variant(s) to write; repeatable. Default: int8.",
+    type=click.Choice(opts.TFLITE_KINDS),
+    help=f"TFLite variant(s) to write; repeatable. Default: {', '.join(opts.EXPORT_TFLITE)}.",
 )
 @data_options(purpose=" For int8 calibration images (Training) and the parity split.")
 @_shown(
     "--calibration-samples",
-    300,
+    opts.CALIBRATION_SAMPLES,
     help="int8 calibration images from the run's training split, stratified by class (at least 1).",
 )
 @_shown(
@@ -324,7 +324,7 @@ def export(
         model,
         out_dir,
         saved_model=saved_model,
-        tflite=tflite_kinds or ("int8",),
+        tflite=tflite_kinds or opts.EXPORT_TFLITE,
         csv=csv_path,
         data=data_dir,
         calibration_samples=calibration_samples,

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kerfer.options import EVAL_SPLIT
+
 Predict = Callable[..., np.ndarray]
 """``Classifier.predict_faces``: ``(faces, tta=False) -> probabilities``."""
 
@@ -117,7 +119,7 @@ def evaluate(
     *,
     csv: str | os.PathLike | None = None,
     data: str | os.PathLike | None = None,
-    split: str = "PublicTest",
+    split: str = EVAL_SPLIT,
     tta: bool = False,
     out_dir: str | os.PathLike | None = None,
     batch_size: int = 256,
