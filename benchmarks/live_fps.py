@@ -73,7 +73,7 @@ def main() -> int:
     if not os.path.isdir(args.media):
         print(f"skip: {args.media} absent")
         return 0
-    from kerfer.runtime.classifier import default_model_path
+    from kerfer.modelio import default_model_path
 
     model_path = args.model or str(default_model_path())
     import keras

@@ -7,50 +7,38 @@ does not pay for TensorFlow until something that needs it is used.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 __version__ = "0.1.0"
 
 _API = {
+    # data and training (the training kit)
+    "AugmentConfig": "kerfer.config",
+    "TrainConfig": "kerfer.config",
+    "DataError": "kerfer.errors",
+    "FER2013_CLASSES": "kerfer.labels",
     "load_fer2013": "kerfer.data",
     "read_fer2013": "kerfer.data",
     "load_image_folder": "kerfer.data",
-    "AugmentConfig": "kerfer.config",
-    "DataError": "kerfer.errors",
     "build_model": "kerfer.models",
     "list_architectures": "kerfer.models",
-    "TrainConfig": "kerfer.config",
     "train": "kerfer.training",
     "evaluate": "kerfer.evaluation",
     "export": "kerfer.exporting",
-    "Classifier": "kerfer.runtime",
+    # runtime (no TensorFlow with a .tflite model)
+    "Classifier": "kerfer.runtime.classifier",
     "FacePipeline": "kerfer.runtime.pipeline",
     "BlazeFaceDetector": "kerfer.runtime.blazeface",
     "HaarDetector": "kerfer.runtime.detect",
+    "YuNetDetector": "kerfer.runtime.detect",
     "crop_dataset": "kerfer.runtime.cropping",
-    "FER2013_CLASSES": "kerfer.labels",
     "analyze_video": "kerfer.report",
     "timeline": "kerfer.report",
     "read_records": "kerfer.report",
 }
+"""Each public name, once: name → the module that defines it (imported on first use)."""
 
 __all__ = sorted(_API)
-
-if TYPE_CHECKING:  # pragma: no cover
-    from kerfer.config import AugmentConfig, TrainConfig  # noqa: F401
-    from kerfer.data import load_fer2013, load_image_folder, read_fer2013  # noqa: F401
-    from kerfer.errors import DataError  # noqa: F401
-    from kerfer.evaluation import evaluate  # noqa: F401
-    from kerfer.exporting import export  # noqa: F401
-    from kerfer.labels import FER2013_CLASSES  # noqa: F401
-    from kerfer.models import build_model, list_architectures  # noqa: F401
-    from kerfer.report import analyze_video, read_records, timeline  # noqa: F401
-    from kerfer.runtime import Classifier  # noqa: F401
-    from kerfer.runtime.blazeface import BlazeFaceDetector  # noqa: F401
-    from kerfer.runtime.cropping import crop_dataset  # noqa: F401
-    from kerfer.runtime.detect import HaarDetector  # noqa: F401
-    from kerfer.runtime.pipeline import FacePipeline  # noqa: F401
-    from kerfer.training import train  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

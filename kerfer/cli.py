@@ -6,61 +6,23 @@ Heavy imports (TensorFlow) happen inside each command, so ``kerfer --help`` is i
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
-import os
 import sys
 from pathlib import Path
 
 import click
 
-from kerfer.kit import (
-    TRAIN_INSTALL,
-    TRAINING_COMMANDS,
-    MissingTrainingKit,
-    as_missing_kit,
-    missing_training_packages,
-    require_training_kit,
-)
-from kerfer.options import (
-    ALIGN_MIN_DEGREES,
-    BLAZEFACE_MIN_SCORE,
-    BLAZEFACE_SIZE,
-    CROP_SIZE,
-    DETECT_EVERY,
-    DETECT_SIZE,
-    DETECTOR,
-    DETECTORS,
-    HAAR_MIN_NEIGHBORS,
-    HAAR_SCALE_FACTOR,
-    MARGIN,
-    MAX_CROP_SIZE,
-    MAX_MARGIN,
-    MIN_CROP_SIZE,
-    MIN_DETECT_SIZE,
-    MIN_FACE,
-    MIN_FRAMES,
-    ON_MULTIPLE,
-    OVERLAY,
-    OVERLAY_STYLES,
-    RECONNECT_S,
-    REPORT_MIN_TRACK_S,
-    ROIS,
-    SMOOTH,
-    STALL_S,
-    YUNET_MIN_SCORE,
-)
-from kerfer.syslibs import NATIVE_MODULES, missing_library_message
+from kerfer import kit
+from kerfer import options as opts
+from kerfer.flags import data_options, train_options, train_overrides, typed_command, with_options
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-def _with_options(fn, opts: list):
-    """``fn`` with the options (or option groups) ``opts``, listed in that order in --help."""
-    for opt in reversed(opts):
-        fn = opt(fn)
-    return fn
+def _shown(flag: str, default, type=None, help: str = "", **kw):
+    """An option whose default (the API's, from kerfer.options) --help shows."""
+    return click.option(flag, default=default, show_default=True, type=type, help=help, **kw)
 
 
 class KerferError(click.ClickException):
@@ -68,43 +30,37 @@ class KerferError(click.ClickException):
 
 
 def _fail_cleanly(fn):
-    """Turns the errors users can cause (bad data, missing files) into one-line messages."""
-    import functools
+    """Turns the errors users can cause (bad data, missing files) into one-line messages, and
+    options that do not fit together into usage errors on the flag at fault."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from kerfer.errors import DataError
+        from kerfer.console import user_error
+        from kerfer.errors import OptionError
 
         try:
             return fn(*args, **kwargs)
-        except ModuleNotFoundError as e:
-            missing = as_missing_kit(e, f"kerfer {fn.__name__}")
-            if missing is None:
-                raise
-            raise KerferError(str(missing)) from e
-        except ImportError as e:  # a native library the system lacks (libGL, libxcb on Pi OS Lite)
-            module = (e.name or "").split(".")[0]
-            message = missing_library_message(e, NATIVE_MODULES.get(module, module or "a native module"))
+        except OptionError as e:
+            if e.option is None:
+                raise click.UsageError(e.message) from None
+            raise click.BadParameter(e.message, param_hint="--" + e.option.replace("_", "-")) from e
+        except Exception as e:
+            message = user_error(e, f"kerfer {fn.__name__}")
             if message is None:
                 raise
             raise KerferError(message) from e
-        except (DataError, FileNotFoundError, FileExistsError, PermissionError, ValueError, RuntimeError) as e:
-            raise KerferError(str(e)) from e
-        except OSError as e:
-            raise KerferError(f"{e.strerror or e}: {e.filename}" if e.filename else str(e)) from e
 
     return wrapper
 
 
 def _needs_training_kit(fn):
     """For commands that need TensorFlow: one line with the install command when it is missing."""
-    import functools
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            require_training_kit(f"kerfer {fn.__name__}")
-        except MissingTrainingKit as e:
+            kit.require_training_kit(f"kerfer {fn.__name__}")
+        except kit.MissingTrainingKit as e:
             raise KerferError(str(e)) from None
         return fn(*args, **kwargs)
 
@@ -117,12 +73,12 @@ class KerferGroup(click.Group):
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         commands = [(n, c) for n in self.list_commands(ctx) if (c := self.get_command(ctx, n)) and not c.hidden]
         limit = formatter.width - 6 - max(len(n) for n, _ in commands)
-        runtime = [(n, c.get_short_help_str(limit)) for n, c in commands if n not in TRAINING_COMMANDS]
-        training = [(n, c.get_short_help_str(limit)) for n, c in commands if n in TRAINING_COMMANDS]
+        runtime = [(n, c.get_short_help_str(limit)) for n, c in commands if n not in kit.TRAINING_COMMANDS]
+        training = [(n, c.get_short_help_str(limit)) for n, c in commands if n in kit.TRAINING_COMMANDS]
         with formatter.section("Runtime commands (any install)"):
             formatter.write_dl(runtime)
-        missing = missing_training_packages()
-        state = f"not in this install: {TRAIN_INSTALL}" if missing else "installed"
+        missing = kit.missing_training_packages()
+        state = f"not in this install: {kit.TRAIN_INSTALL}" if missing else "installed"
         with formatter.section(f"Training commands (need the training kit, TensorFlow; {state})"):
             formatter.write_dl(training)
 
@@ -158,25 +114,16 @@ def main(verbose: bool = False) -> None:
     click.get_current_context().with_resource(quiet_command())
 
 
-def data_options(must_exist: bool = True, purpose: str = ""):
-    """``--csv``, ``--data`` and ``--no-cache``: the data a command reads (train, evaluate, export);
-    their help is TrainConfig's, the one source. ``must_exist``: click checks the paths first."""
-    from kerfer.config import TrainConfig
+def command(kit: bool = False, clean: bool = True, **settings):
+    """A ``kerfer`` subcommand: (``clean``) the errors a user can cause as one line, (``kit``) the
+    training kit checked first. Put it above the command's options, as ``main.command``."""
 
-    help_of = {f.name: f.metadata["help"] for f in dataclasses.fields(TrainConfig)}
-    exists = {"exists": True} if must_exist else {}
-    options = [
-        click.option("--csv", "csv_path", type=click.Path(dir_okay=False, **exists), help=help_of["csv"] + purpose),
-        click.option("--data", "data_dir", type=click.Path(file_okay=False, **exists), help=help_of["data"]),
-        click.option(
-            "--no-cache",
-            "no_cache",
-            is_flag=True,
-            default=None,
-            help="Parse the CSV afresh and do not keep it in the per-user cache (~/.cache/kerfer, or $KERFER_CACHE_DIR).",
-        ),
-    ]
-    return lambda fn: _with_options(fn, options)
+    def decorate(fn):
+        if kit:
+            fn = _needs_training_kit(fn)
+        return main.command(context_settings=CONTEXT, **settings)(_fail_cleanly(fn) if clean else fn)
+
+    return decorate
 
 
 unsafe_option = click.option(
@@ -184,8 +131,8 @@ unsafe_option = click.option(
 )
 
 MODEL_HELP = (
-    "Run directory (its best.keras), .keras, .tflite or SavedModel directory, or a shipped model: 'shipped' "
-    "(FER2013's 7 emotions, the default) or 'ferplus' (FER+'s 8, with contempt)."
+    "Run directory (its best.keras), .keras, .tflite or SavedModel directory, or a shipped model: 'fer2013' "
+    "(FER2013's 7 emotions, the default; alias 'shipped') or 'ferplus' (FER+'s 8, with contempt)."
 )
 
 
@@ -212,56 +159,8 @@ def model_option(help: str = MODEL_HELP, exists: bool = False, old_argument: boo
     return decorate
 
 
-# TrainConfig fields whose flags are written by hand below: the conveniences, and the data options.
-TRAIN_BY_HAND = ("csv", "data", "parse_cache", "classes", "class_weight_power")
-CLASS_WEIGHT_NAMES = {"none": 0.0, "sqrt": 0.5, "balanced": 1.0}
-
-
-def _class_weight_power(ctx, param, value: str | None) -> float | None:
-    if value is None or value in CLASS_WEIGHT_NAMES:
-        return CLASS_WEIGHT_NAMES.get(value)
-    try:
-        return float(value)
-    except ValueError:
-        raise click.BadParameter("use none, sqrt, balanced or a power such as 0.5", ctx, param) from None
-
-
-def _train_options(fn):
-    """``train``'s options: one per TrainConfig field, generated from it, and the conveniences."""
-    from kerfer.config import TrainConfig, range_text
-    from kerfer.flags import config_options
-
-    fn = config_options(TrainConfig, skip=TRAIN_BY_HAND, range_text=range_text)(fn)
-    return _with_options(
-        fn,
-        [
-            data_options(must_exist=False),
-            click.option(
-                "--config",
-                "config_file",
-                type=click.Path(exists=True, dir_okay=False),
-                help="JSON config (e.g. configs/default.json); flags given here override it.",
-            ),
-            click.option(
-                "--classes",
-                callback=lambda ctx, param, v: [c.strip() for c in v.split(",") if c.strip()] if v else None,
-                help="Comma-separated subset, e.g. angry,happy,sad,surprise (the 4-class model).",
-            ),
-            click.option(
-                "--class-weights",
-                "class_weight_power",
-                callback=_class_weight_power,
-                help="none | sqrt | balanced | a power (0..1). Lifts rare classes. Default: none.",
-            ),
-            click.option(
-                "--no-augment", is_flag=True, default=None, help="Turn off flip/shift/rotate/zoom/brightness/contrast."
-            ),
-        ],
-    )
-
-
-@main.command(context_settings=CONTEXT)
-@_train_options
+@command(kit=True)
+@train_options
 @click.option(
     "--out",
     "run_dir",
@@ -278,8 +177,6 @@ def _train_options(fn):
     help="With --resume: continue a run packed by `kerfer pack` (from another machine); it is unpacked "
     "into --out first unless --out already holds the run at that epoch or later.",
 )
-@_fail_cleanly
-@_needs_training_kit
 def train(config_file, run_dir, resume, from_pack, csv_path, data_dir, no_cache, no_augment, **flags):
     """Train a model on FER2013 (--csv) or an image folder (--data).
 
@@ -293,11 +190,10 @@ def train(config_file, run_dir, resume, from_pack, csv_path, data_dir, no_cache,
       kerfer train --out runs/vgg --resume          # after an interruption
       kerfer pack runs/vgg packs/vgg                # on machine A: the resumable state, ~2 bytes/weight
       kerfer train --out runs/vgg --resume --from-pack packs/vgg --csv fer2013.csv.gz   # on machine B
-      kerfer train --data my_photos/ --classes angry,happy,sad,surprise --init-from shipped \\
+      kerfer train --data my_photos/ --classes angry,happy,sad,surprise --init-from fer2013 \\
           --freeze-backbone-epochs 2 --epochs 8 --lr 3e-4 --out runs/mine   # fine-tune kerfer's model
     """
     import kerfer.training as t
-    from kerfer.flags import given_values
 
     if from_pack:
         if not resume:
@@ -305,13 +201,7 @@ def train(config_file, run_dir, resume, from_pack, csv_path, data_dir, no_cache,
         from kerfer.portable import continue_from_pack
 
         click.echo(f"kerfer: {continue_from_pack(from_pack, run_dir)}", err=True)
-    overrides = given_values(t.TrainConfig, {**flags, "csv": csv_path, "data": data_dir})
-    if no_cache:
-        overrides["parse_cache"] = False
-    if no_augment:
-        if "augment" in overrides:
-            raise click.UsageError("--no-augment turns augmentation off: --augment-option has nothing to change")
-        overrides["augment"] = None
+    overrides = train_overrides({**flags, "csv": csv_path, "data": data_dir}, no_cache, no_augment)
     try:
         t.train(config_file, run_dir, resume=resume, overrides=overrides)
     except t.TrainingInterrupted as e:
@@ -319,19 +209,16 @@ def train(config_file, run_dir, resume, from_pack, csv_path, data_dir, no_cache,
         sys.exit(130)
 
 
-@main.command(context_settings=CONTEXT)
+@command(kit=True)
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
 @click.argument("out_dir", type=click.Path(file_okay=False))
-@click.option(
+@_shown(
     "--dtype",
-    type=click.Choice(["float16", "float32"]),
-    default="float16",
-    show_default=True,
-    help="How the weights and optimizer state are stored: float16 halves the size (a rounding "
+    opts.STORE_DTYPES[0],
+    click.Choice(opts.STORE_DTYPES),
+    "How the weights and optimizer state are stored: float16 halves the size (a rounding "
     "far below one training step's noise).",
 )
-@_fail_cleanly
-@_needs_training_kit
 def pack(run_dir, out_dir, dtype):
     """Pack a run's resumable state (last finished epoch, optimizer state, step count, best
     weights, config and history) into OUT_DIR, small enough to commit or copy; a previous pack
@@ -344,17 +231,13 @@ def pack(run_dir, out_dir, dtype):
     """
     from kerfer.portable import pack_run
 
-    info = pack_run(run_dir, out_dir, dtype=dtype)
-    best = ", best weights" if info.has_best else ""
-    click.echo(
-        f"packed {run_dir} at epoch {info.epoch} (step {info.iterations}{best}) into {out_dir}: {info.bytes / 1e6:.1f} MB"
-    )
+    click.echo(pack_run(run_dir, out_dir, dtype=dtype).line(run_dir))
 
 
-@main.command(context_settings=CONTEXT)
+@command(kit=True)
 @model_option(old_argument=True)
 @data_options()
-@click.option("--split", default="PublicTest", show_default=True, help="Split to evaluate on.")
+@_shown("--split", opts.EVAL_SPLIT, help="Split to evaluate on.")
 @click.option("--tta", is_flag=True, help="Also report test-time augmentation (mean of image and its mirror).")
 @click.option(
     "--out",
@@ -364,8 +247,6 @@ def pack(run_dir, out_dir, dtype):
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
 @unsafe_option
-@_fail_cleanly
-@_needs_training_kit
 def evaluate(model, csv_path, data_dir, split, tta, out_dir, as_json, unsafe, no_cache):
     """Evaluate a model: accuracy, per-class precision/recall/F1, confusion matrix.
 
@@ -398,34 +279,30 @@ def evaluate(model, csv_path, data_dir, split, tta, out_dir, as_json, unsafe, no
         click.echo(line)
 
 
-@main.command(context_settings=CONTEXT)
+@command(kit=True)
 @model_option("Run directory (its best.keras) or .keras file to export.", exists=True, old_argument=True)
-@click.option("--saved-model/--no-saved-model", default=True, show_default=True, help="Write a TF SavedModel.")
+@_shown("--saved-model/--no-saved-model", True, help="Write a TF SavedModel.")
 @click.option(
     "--tflite",
     "tflite_kinds",
     multiple=True,
-    type=click.Choice(["float32", "float16", "dynamic", "int8"]),
-    help="TFLite variant(s) to write; repeatable. Default: int8.",
+    type=click.Choice(opts.TFLITE_KINDS),
+    help=f"TFLite variant(s) to write; repeatable. Default: {', '.join(opts.EXPORT_TFLITE)}.",
 )
 @data_options(purpose=" For int8 calibration images (Training) and the parity split.")
-@click.option(
+@_shown(
     "--calibration-samples",
-    default=300,
-    show_default=True,
+    opts.CALIBRATION_SAMPLES,
     help="int8 calibration images from the run's training split, stratified by class (at least 1).",
 )
-@click.option(
+@_shown(
     "--parity-split",
-    default="auto",
-    show_default=True,
+    "auto",
     help="Split for the parity report: auto = the run's validation split (PublicTest for a CSV, val for a "
     "folder, without a run), or 'none' to skip.",
 )
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder. Default: exports/<run name>.")
 @unsafe_option
-@_fail_cleanly
-@_needs_training_kit
 def export(
     model, saved_model, tflite_kinds, csv_path, data_dir, calibration_samples, parity_split, out_dir, unsafe, no_cache
 ):
@@ -447,7 +324,7 @@ def export(
         model,
         out_dir,
         saved_model=saved_model,
-        tflite=tflite_kinds or ("int8",),
+        tflite=tflite_kinds or opts.EXPORT_TFLITE,
         csv=csv_path,
         data=data_dir,
         calibration_samples=calibration_samples,
@@ -459,173 +336,106 @@ def export(
         click.echo(line)
 
 
-def _detector(
-    detector: str,
-    yunet_model: str | None,
-    scale_factor: float,
-    min_neighbors: int,
-    min_face: int,
-    detect_size: int,
-    min_score: float | None,
-):
-    from kerfer.runtime.detect import HaarDetector, YuNetDetector
-
-    if yunet_model and detector != "yunet":
-        raise click.BadParameter(
-            f"{yunet_model} is used only with --detector yunet: add it", param_hint="--yunet-model"
-        )
-    if min_score is not None and detector == "haar":
-        raise click.BadParameter(
-            "the Haar cascade has no score: use --min-neighbors, or --detector blazeface", param_hint="--min-score"
-        )
-    if detector == "yunet":
-        if not yunet_model:
-            raise click.BadParameter("--detector yunet needs --yunet-model FILE.onnx", param_hint="--detector")
-        try:
-            return YuNetDetector(
-                yunet_model, score_threshold=min_score or YUNET_MIN_SCORE, max_side=detect_size or None
-            )
-        except ValueError as e:
-            raise click.BadParameter(str(e).split(": ", 1)[-1], param_hint="--yunet-model") from e
-    if detector == "blazeface":
-        from kerfer.runtime.blazeface import BlazeFaceDetector
-
-        return BlazeFaceDetector(score_threshold=min_score or BLAZEFACE_MIN_SCORE, min_face=min_face)
-    return HaarDetector(
-        scale_factor=scale_factor, min_neighbors=min_neighbors, min_face=min_face, max_side=detect_size or None
-    )
-
-
-PREDICT_TTA = True
-"""Flip TTA on by default in ``predict``: +1.2 points on PublicTest for 0.7 % more time per photo
-(reading and detecting dominate). Off in ``live``: it costs 18-37 % of the frame rate there, over
-the 10 % kerfer allows a default (``benchmarks/tta_cost.py``; figures in docs/model_card.md)."""
-LIVE_TTA = False
-
-
 def _check_detect_size(ctx, param, value: int) -> int:
     """--detect-size is 0 (full size) or a usable longest side."""
-    if value != 0 and value < MIN_DETECT_SIZE:
-        raise click.BadParameter(f"{value} is not 0 (full size) or >= {MIN_DETECT_SIZE}", ctx, param)
+    if value != 0 and value < opts.MIN_DETECT_SIZE:
+        raise click.BadParameter(f"{value} is not 0 (full size) or >= {opts.MIN_DETECT_SIZE}", ctx, param)
     return value
-
-
-def detector_options(tta_default: bool):
-    """The detector, crop and model options of ``predict`` and ``live``; ``tta_default`` is the command's --tta."""
-    return lambda fn: _add_detector_options(fn, tta_default)
 
 
 def _finder_options() -> list:
     """How faces are found and cropped: the options ``predict``, ``live`` and ``crop`` share."""
     return [
-        click.option(
+        _shown(
             "--detector",
-            type=click.Choice(DETECTORS),
-            default=DETECTOR,
-            show_default=True,
-            help="Face detector: BlazeFace (learned, shipped; finds tilted and small faces, gives the eyes and "
+            opts.DETECTOR,
+            click.Choice(opts.DETECTORS),
+            "Face detector: BlazeFace (learned, shipped; finds tilted and small faces, gives the eyes and "
             "mouth), OpenCV's Haar cascade (the seed projects' detector; no keypoints), or YuNet (needs --yunet-model).",
         ),
         click.option("--yunet-model", type=click.Path(exists=True, dir_okay=False), help="YuNet ONNX file (.onnx)."),
         click.option(
             "--min-score",
             type=click.FloatRange(min=0.0, max=1.0, min_open=True, max_open=True),
-            help=f"BlazeFace/YuNet: face probability to keep a detection (default {BLAZEFACE_MIN_SCORE:g} / "
-            f"{YUNET_MIN_SCORE:g}); higher = fewer false faces.",
+            help=f"BlazeFace/YuNet: face probability to keep a detection (default {opts.BLAZEFACE_MIN_SCORE:g} / "
+            f"{opts.YUNET_MIN_SCORE:g}); higher = fewer false faces.",
         ),
-        click.option(
+        _shown(
             "--align/--no-align",
-            default=True,
-            show_default=True,
-            help=f"Turn faces tilted past {ALIGN_MIN_DEGREES:g} degrees upright by their eye line before cropping "
+            True,
+            help=f"Turn faces tilted past {opts.ALIGN_MIN_DEGREES:g} degrees upright by their eye line before cropping "
             "(BlazeFace/YuNet).",
         ),
-        click.option(
+        _shown(
             "--min-face",
-            default=MIN_FACE,
-            show_default=True,
-            type=click.IntRange(min=1),
-            help="Smallest face (px; Haar: in the downscaled detection image, BlazeFace: in the frame).",
+            opts.MIN_FACE,
+            click.IntRange(min=1),
+            "Smallest face (px; Haar: in the downscaled detection image, BlazeFace: in the frame).",
         ),
-        click.option(
+        _shown(
             "--margin",
-            default=MARGIN,
-            show_default=True,
-            type=click.FloatRange(min=0.0, max=MAX_MARGIN),
-            help=f"Padding around each face crop (fraction of the box, 0 to {MAX_MARGIN:g}).",
+            opts.MARGIN,
+            click.FloatRange(min=0.0, max=opts.MAX_MARGIN),
+            f"Padding around each face crop (fraction of the box, 0 to {opts.MAX_MARGIN:g}).",
         ),
     ]
 
 
 def finder_options(fn):
     """The shared face-finding options alone (``crop``)."""
-    return _with_options(fn, _finder_options())
+    return with_options(fn, _finder_options())
 
 
-def _add_detector_options(fn, tta_default: bool):
-    return _with_options(
+def detector_options(tta_default: bool):
+    """The detector, crop and model options of ``predict`` and ``live``; ``tta_default`` is the command's --tta."""
+    return lambda fn: with_options(
         fn,
         [
             *_finder_options(),
-            click.option(
+            _shown(
                 "--scale-factor",
-                default=HAAR_SCALE_FACTOR,
-                show_default=True,
-                type=click.FloatRange(min=1.0, min_open=True),
-                help="Haar: image pyramid step (> 1.0).",
+                opts.HAAR_SCALE_FACTOR,
+                click.FloatRange(min=1.0, min_open=True),
+                "Haar: image pyramid step (> 1.0).",
             ),
-            click.option(
-                "--min-neighbors",
-                default=HAAR_MIN_NEIGHBORS,
-                show_default=True,
-                type=click.IntRange(min=0),
-                help="Haar: higher = fewer false faces.",
+            _shown(
+                "--min-neighbors", opts.HAAR_MIN_NEIGHBORS, click.IntRange(min=0), "Haar: higher = fewer false faces."
             ),
             click.option(
                 "--detect-size",
-                default=DETECT_SIZE,
+                default=opts.DETECT_SIZE,
                 show_default=True,
                 callback=_check_detect_size,
                 help="Haar/YuNet: downscale frames to this longest side before detecting "
-                f"(0 = full size, else >= {MIN_DETECT_SIZE}; BlazeFace always sees {BLAZEFACE_SIZE}x{BLAZEFACE_SIZE}).",
+                f"(0 = full size, else >= {opts.MIN_DETECT_SIZE}; BlazeFace always sees {opts.BLAZEFACE_SIZE}x{opts.BLAZEFACE_SIZE}).",
             ),
             model_option(),
             unsafe_option,
-            click.option(
+            _shown(
                 "--tta/--no-tta",
-                default=tta_default,
-                show_default=True,
+                tta_default,
                 help="Flip test-time augmentation: average each face with its mirror image (one batch).",
             ),
         ],
     )
 
 
-def _pipeline(model, unsafe, margin, tta, align=True, **det):
-    from kerfer.runtime.classifier import Classifier
-    from kerfer.runtime.pipeline import FacePipeline
-
-    return FacePipeline(Classifier(model, unsafe=unsafe), _detector(**det), margin=margin, tta=tta, align=align)
-
-
 def _overlay_option(where: str):
-    return click.option(
+    return _shown(
         "--overlay",
-        type=click.Choice(OVERLAY_STYLES),
-        default=OVERLAY,
-        show_default=True,
-        help=f"How each face is drawn {where}: bars = box, label and a probability bar per class; "
+        opts.OVERLAY,
+        click.Choice(opts.OVERLAY_STYLES),
+        f"How each face is drawn {where}: bars = box, label and a probability bar per class; "
         "label = box and label only; emoji = box, label and an emoji of the top expression beside the face.",
     )
 
 
-@main.command(context_settings=CONTEXT)
+@command()
 @click.argument("images", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per image (JSON lines).")
 @click.option("--save-annotated", type=click.Path(file_okay=False), help="Write images with boxes and labels here.")
 @_overlay_option("in the --save-annotated images")
-@detector_options(tta_default=PREDICT_TTA)
-@_fail_cleanly
+@detector_options(tta_default=opts.PREDICT_TTA)
 def predict(images, as_json, save_annotated, overlay, model, unsafe, margin, **det):
     """Find faces in photos and name their expressions.
 
@@ -641,9 +451,10 @@ def predict(images, as_json, save_annotated, overlay, model, unsafe, margin, **d
       kerfer predict group.jpg --save-annotated out/ --overlay emoji
     """
     from kerfer.paths import shown
+    from kerfer.runtime.pipeline import make_pipeline
     from kerfer.runtime.predict import predict_images, scan_inputs
 
-    pipe = _pipeline(model, unsafe, margin, **det)
+    pipe = make_pipeline(model, unsafe=unsafe, margin=margin, **det)
     names = pipe.class_names
     inputs = scan_inputs(images)
     for folder, note in inputs.notes:
@@ -663,29 +474,27 @@ def predict(images, as_json, save_annotated, overlay, model, unsafe, margin, **d
         sys.exit(1)
 
 
-@main.command(context_settings=CONTEXT)
+@command()
 @click.option("--camera", type=click.IntRange(min=0), help="Camera index (default 0).")
 @click.option("--source", help="Video file or stream URL instead of a camera.")
 @click.option("--picamera", is_flag=True, help="Raspberry Pi camera through picamera2.")
-@click.option(
+@_shown(
     "--smooth",
-    default=SMOOTH,
-    show_default=True,
-    type=click.IntRange(min=MIN_FRAMES),
-    help="Average each face's probabilities over N frames (1 = no smoothing).",
+    opts.SMOOTH,
+    click.IntRange(min=opts.MIN_FRAMES),
+    "Average each face's probabilities over N frames (1 = no smoothing).",
 )
-@click.option(
+@_shown(
     "--detect-every",
-    default=DETECT_EVERY,
-    show_default=True,
-    type=click.IntRange(min=MIN_FRAMES),
-    help="Detect faces every k-th frame, carrying boxes in between (faces are classified every frame).",
+    opts.DETECT_EVERY,
+    click.IntRange(min=opts.MIN_FRAMES),
+    "Detect faces every k-th frame, carrying boxes in between (faces are classified every frame).",
 )
 @click.option("--mirror/--no-mirror", default=None, help="Selfie view (default: on for cameras, off for files).")
 @click.option("--headless", is_flag=True, help="No window: log results (--output) and print a summary.")
 @click.option("--output", type=click.Path(dir_okay=False), help="Per-frame results: .jsonl (JSON lines) or .csv.")
 @click.option("--save-video", type=click.Path(dir_okay=False), help="Write the annotated video (.mp4).")
-@click.option("--max-frames", type=click.IntRange(min=MIN_FRAMES), help="Stop after N frames (1 or more).")
+@click.option("--max-frames", type=click.IntRange(min=opts.MIN_FRAMES), help="Stop after N frames (1 or more).")
 @click.option(
     "--realtime",
     is_flag=True,
@@ -695,8 +504,8 @@ def predict(images, as_json, save_annotated, overlay, model, unsafe, margin, **d
 @click.option(
     "--reconnect",
     is_flag=True,
-    help=f"A camera or stream that goes (unplugged, network) is reopened every {RECONNECT_S:g} s; "
-    f"without it the run ends with one line and its summary (also after {STALL_S:g} s without a frame).",
+    help=f"A camera or stream that goes (unplugged, network) is reopened every {opts.RECONNECT_S:g} s; "
+    f"without it the run ends with one line and its summary (also after {opts.STALL_S:g} s without a frame).",
 )
 @click.option("--width", type=click.IntRange(min=1), help="Ask the camera for this frame width (it says what it gave).")
 @click.option("--height", type=click.IntRange(min=1), help="Ask the camera for this frame height.")
@@ -708,31 +517,8 @@ def predict(images, as_json, save_annotated, overlay, model, unsafe, margin, **d
     help="Also write the emotion timeline report (timeline.png, summary.csv, report.html) into this folder.",
 )
 @_overlay_option("in the window and the --save-video file")
-@detector_options(tta_default=LIVE_TTA)
-@_fail_cleanly
-def live(
-    camera,
-    source,
-    picamera,
-    smooth,
-    detect_every,
-    mirror,
-    headless,
-    output,
-    save_video,
-    max_frames,
-    realtime,
-    reconnect,
-    width,
-    height,
-    fps,
-    report_dir,
-    overlay,
-    model,
-    unsafe,
-    margin,
-    **det,
-):
+@detector_options(tta_default=opts.LIVE_TTA)
+def live(camera, source, picamera, width, height, fps, realtime, **options):
     """Run on a webcam, video or Raspberry Pi camera: boxes, labels, probability bars, FPS.
 
     q or Esc quits the window. --headless runs without a screen and prints a summary.
@@ -751,9 +537,8 @@ def live(
       kerfer live --source clip.mp4 --headless --realtime   # as if the clip were a camera
       kerfer live --source clip.mp4 --headless --output faces.csv --report report/
     """
-    from kerfer.paths import shown
-    from kerfer.runtime.live import run_live
-    from kerfer.runtime.video import CameraRequest, SourceError, check_source, open_source
+    from kerfer.runtime.live import live_session
+    from kerfer.runtime.video import CameraRequest, check_source
 
     try:
         check_source(camera, source, picamera, names={n: f"--{n}" for n in ("camera", "source", "picamera")})
@@ -764,109 +549,31 @@ def live(
         raise click.UsageError("--width/--height/--fps ask a camera for a mode: a --source video has its own")
     if realtime and source is None:
         raise click.UsageError("--realtime plays a --source FILE like a camera: a camera is real time already")
-    if not headless:
-        from kerfer.doctor import check_display
-
-        display = check_display()  # before any window: an unreachable X server aborts inside Qt
-        if not display.ok:
-            raise KerferError(
-                f"no display to show a window on ({display.detail}): add --headless, with --output or --save-video"
-            )
-    if report_dir is not None:
-        from kerfer.paths import refuse_overwriting_inputs
-        from kerfer.report import REPORT_FILES
-
-        refuse_overwriting_inputs(  # before the run, not after it
-            {f"the report's {v}": Path(report_dir) / v for v in REPORT_FILES.values()},
-            {"the video (--source)": source, "the results log (--output)": output},
-        )
-    pipe = _pipeline(model, unsafe, margin, **det)
-    try:
-        frames, fps, name = open_source(
-            camera, source, picamera, request=request, realtime=realtime, reconnect=reconnect
-        )
-    except SourceError as e:
-        raise KerferError(str(e)) from e
-    if mirror is None:
-        mirror = source is None
-    log = output
-    tmp = None
-    if report_dir is not None and output is None:  # the report reads the results log: keep one aside
-        import tempfile
-
-        tmp = tempfile.TemporaryDirectory(prefix="kerfer-live-")
-        log = os.path.join(tmp.name, "faces.jsonl")
-    summary = run_live(
-        frames,
-        pipe,
-        smooth=smooth,
-        detect_every=detect_every,
-        mirror=mirror,
-        show=not headless,
-        output=log,
-        save_video=save_video,
-        video_fps=fps,
-        max_frames=max_frames,
-        overlay=overlay,
-        progress=headless and source is not None and not realtime and not _is_stream(source),
+    live_session(
+        camera=camera,
+        source=source,
+        picamera=picamera,
+        request=request,
+        realtime=realtime,
+        write_report=_write_report,
+        echo=click.echo,
+        **options,
     )
-    d = summary.to_dict()
-    if not d["frames"]:
-        raise KerferError(
-            summary.ended
-            or f"{shown(name)}: no frame could be read ({d['failed_frames']} failed): "
-            "the video is empty, or none of its frames decodes"
-        )
-    for line in summary.lines(shown(name)):
-        click.echo(line)
-    if report_dir is not None:
-        try:
-            _write_report(log, report_dir, video=source)
-        finally:
-            if tmp is not None:
-                tmp.cleanup()
-    if summary.ended:
-        raise KerferError(summary.ended)
-
-
-def _is_stream(source: str | None) -> bool:
-    return source is not None and "://" in source
-
-
-def _command_line() -> str:
-    """The command as it was given (the options typed, in their canonical spelling), for the report
-    to say what made it; built from click's parse, so it is right however kerfer was started."""
-    import shlex
-
-    ctx = click.get_current_context()
-    words = ["kerfer", ctx.info_name or ""]
-    for param in ctx.command.params:
-        if ctx.get_parameter_source(param.name) != click.core.ParameterSource.COMMANDLINE:
-            continue
-        value = ctx.params[param.name]
-        if isinstance(param, click.Argument):
-            words += [str(v) for v in (value if isinstance(value, (tuple, list)) else [value])]
-        elif getattr(param, "is_flag", False):
-            flag = param.opts[0] if value else (param.secondary_opts or param.opts)[0]
-            words.append(flag)
-        else:
-            words += [param.opts[0], str(value)]
-    return " ".join(shlex.quote(w) for w in words)
 
 
 def _write_report(log, out_dir, video=None) -> None:
     """``report`` and ``live --report``: the files, then one line naming the page."""
-    from kerfer.paths import shown
     from kerfer.report import read_records, write_report
 
     records = read_records(log)
-    result = write_report(records, out_dir, video=video, command=_command_line(), inputs={"the results log": log})
-    kept = len(result.tracks)
-    click.echo(
-        f"report: {shown(result.files['html'])} ({kept} track{'s' if kept != 1 else ''}"
-        + (f", {result.left_out} short ones left out" if result.left_out else "")
-        + ")"
+    result = write_report(
+        records,
+        out_dir,
+        video=video,
+        command=typed_command(click.get_current_context()),
+        inputs={"the results log": log},
     )
+    click.echo(result.line())
     if result.missing:
         click.echo(result.missing, err=True)
 
@@ -885,19 +592,18 @@ _REPORT_HELP = """Emotion timeline report from a `kerfer live --output` log (.cs
 """
 
 
-@main.command(context_settings=CONTEXT, help=_REPORT_HELP.format(min_s=REPORT_MIN_TRACK_S))
+@command(help=_REPORT_HELP.format(min_s=opts.REPORT_MIN_TRACK_S))
 @click.argument("log", type=click.Path(dir_okay=False))
 @click.option(
     "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder for the report's files."
 )
 @click.option("--video", type=click.Path(dir_okay=False), help="The video the log came from: adds face thumbnails.")
-@_fail_cleanly
 def report(log, out_dir, video):
     """A thin layer over :func:`kerfer.report.write_report` (help: ``_REPORT_HELP``)."""
     _write_report(log, out_dir, video=video)
 
 
-@main.command(context_settings=CONTEXT)
+@command(clean=False)
 def doctor() -> None:
     """Check this install before opening a bug: versions, devices, what `auto` picks, detectors,
     the shipped model, display and camera; each with ✓/✗ and what to do about a ✗."""
@@ -906,48 +612,34 @@ def doctor() -> None:
     click.echo(format_table(run_checks()))
 
 
-@main.command(context_settings=CONTEXT)
-@_needs_training_kit
+@command(kit=True, clean=False)
 def archs() -> None:
     """List the model architectures, their parameter counts and shipped pretrained weights."""
-    from kerfer.models import build_model, list_architectures
-    from kerfer.models.pretrained import list_shipped_weights
+    from kerfer.models import architecture_lines
 
-    shipped = list_shipped_weights()
-    for name, summary in list_architectures().items():
-        params = build_model(name).count_params()
-        weights = f"  [weights: {', '.join(shipped[name])}]" if name in shipped else ""
-        click.echo(f"{name:8s} {params / 1e6:5.2f}M params  {summary}{weights}")
+    for line in architecture_lines():
+        click.echo(line)
 
 
-@main.command(context_settings=CONTEXT)
+@command()
 @click.argument("src", type=click.Path(file_okay=False, path_type=Path))
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
-@click.option(
+@_shown(
     "--roi",
-    type=click.Choice(ROIS),
-    default=ROIS[0],
-    show_default=True,
-    help="Region to crop: the whole face (as predict sees it), the mouth, or the eyes.",
+    opts.ROIS[0],
+    click.Choice(opts.ROIS),
+    "Region to crop: the whole face (as predict sees it), the mouth, or the eyes.",
 )
-@click.option(
-    "--size",
-    default=CROP_SIZE,
-    show_default=True,
-    type=click.IntRange(min=MIN_CROP_SIZE, max=MAX_CROP_SIZE),
-    help="Crop side (px).",
-)
-@click.option("--grayscale/--color", default=True, show_default=True, help="Write 1-channel or 3-channel crops.")
-@click.option(
+@_shown("--size", opts.CROP_SIZE, click.IntRange(min=opts.MIN_CROP_SIZE, max=opts.MAX_CROP_SIZE), "Crop side (px).")
+@_shown("--grayscale/--color", True, help="Write 1-channel or 3-channel crops.")
+@_shown(
     "--on-multiple",
-    type=click.Choice(ON_MULTIPLE),
-    default=ON_MULTIPLE[0],
-    show_default=True,
-    help="A photo with several faces: set it aside under OUT/_rejected, or crop its largest face.",
+    opts.ON_MULTIPLE[0],
+    click.Choice(opts.ON_MULTIPLE),
+    "A photo with several faces: set it aside under OUT/_rejected, or crop its largest face.",
 )
 @finder_options
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr (shown only on a terminal).")
-@_fail_cleanly
 def crop(
     src, out, roi, size, grayscale, on_multiple, detector, yunet_model, min_score, min_face, align, margin, progress
 ):
@@ -967,16 +659,9 @@ def crop(
       kerfer train --data data/faces --train-split train --val-split test --out runs/faces
     """
     from kerfer.runtime.cropping import crop_dataset
+    from kerfer.runtime.detect import make_detector
 
-    det = _detector(
-        detector=detector,
-        yunet_model=yunet_model,
-        scale_factor=HAAR_SCALE_FACTOR,
-        min_neighbors=HAAR_MIN_NEIGHBORS,
-        min_face=min_face,
-        detect_size=DETECT_SIZE,
-        min_score=min_score,
-    )
+    det = make_detector(detector, yunet_model=yunet_model, min_face=min_face, min_score=min_score)
     report = crop_dataset(
         src,
         out,

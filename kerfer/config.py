@@ -112,8 +112,8 @@ class TrainConfig:
     )
     init_from: str | None = knob(
         None,
-        help="Start from these weights: 'shipped' (kerfer's own FER2013 model, arch vgg), 'ferplus' (its FER+ "
-        "model), a run directory or a .keras file of the same architecture. A head for other classes starts new: "
+        help="Start from these weights: 'fer2013' (kerfer's own FER2013 model, arch vgg; alias 'shipped'), "
+        "'ferplus' (its FER+ model), a run directory or a .keras file of the same architecture. A head for other classes starts new: "
         "fine-tuning.",
     )
     freeze_backbone_epochs: int = knob(
@@ -121,7 +121,7 @@ class TrainConfig:
     )
     teacher: str | list[str] | None = knob(
         None,
-        help="Distil from this model (run dir, .keras, SavedModel or .tflite; 'shipped' = kerfer's own): its "
+        help="Distil from this model (run dir, .keras, SavedModel or .tflite; 'fer2013' or 'ferplus' = kerfer's own): its "
         "flip-averaged probabilities are mixed into the targets. Repeat for an ensemble (averaged).",
     )
     teacher_weight: float = knob(
@@ -261,6 +261,10 @@ RANGES: dict[str, tuple[float, bool, float | None]] = {
     "teacher_weight": (0, False, 1.0),
     "erasing": (0, True, 1.0),  # AugmentConfig's
 }
+
+
+CLASS_WEIGHT_NAMES: dict[str, float] = {"none": 0.0, "sqrt": 0.5, "balanced": 1.0}
+"""``--class-weights`` by name: the ``class_weight_power`` each means."""
 
 
 def range_text(key: str) -> str | None:

@@ -123,3 +123,24 @@ def _one_line_warnings() -> Iterator[None]:
         yield
     finally:
         warnings.showwarning = shown_before
+
+
+def user_error(e: BaseException, command: str) -> str | None:
+    """The one line for an error a user can cause (bad data, a missing file or package, a native
+    library the system lacks), or None for a bug, whose traceback should show. ``command``
+    (``"kerfer train"``) goes in the install hint of a missing package."""
+    from kerfer.errors import DataError
+    from kerfer.kit import as_missing_kit
+    from kerfer.syslibs import NATIVE_MODULES, missing_library_message
+
+    if isinstance(e, ModuleNotFoundError):
+        missing = as_missing_kit(e, command)
+        return None if missing is None else str(missing)
+    if isinstance(e, ImportError):  # a native library the system lacks (libGL, libxcb on Pi OS Lite)
+        module = (e.name or "").split(".")[0]
+        return missing_library_message(e, NATIVE_MODULES.get(module, module or "a native module"))
+    if isinstance(e, (DataError, FileNotFoundError, FileExistsError, PermissionError, ValueError, RuntimeError)):
+        return str(e)
+    if isinstance(e, OSError):
+        return f"{e.strerror or e}: {e.filename}" if e.filename else str(e)
+    return None

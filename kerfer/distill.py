@@ -44,7 +44,7 @@ def _teacher_probs(teacher: str | os.PathLike, splits: Splits) -> np.ndarray:
     from kerfer.evaluation import predict_batches
     from kerfer.runtime import Classifier
 
-    clf = Classifier(teacher)  # any model argument: run dir, .keras, SavedModel, .tflite, "shipped"
+    clf = Classifier(teacher)  # any model argument: run dir, .keras, SavedModel, .tflite, "fer2013"
     path = clf.path
     if tuple(clf.class_names) != tuple(splits.class_names):
         raise ValueError(

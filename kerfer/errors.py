@@ -26,6 +26,17 @@ class DamagedInstall(ValueError):
     """A shipped file whose bytes are not those kerfer shipped."""
 
 
+class OptionError(ValueError):
+    """Options that do not fit together (``--min-score`` for the Haar cascade, YuNet without its
+    file). ``option`` is the parameter at fault (``"yunet_model"``), or None when it is the
+    combination; the CLI shows it as a usage error on that flag (exit status 2)."""
+
+    def __init__(self, option: str | None, message: str) -> None:
+        super().__init__(f"{option}: {message}" if option else message)
+        self.option = option
+        self.message = message
+
+
 class SourceError(RuntimeError):
     """A camera or stream that cannot be opened."""
 

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kerfer.options import EVAL_SPLIT
+
 Predict = Callable[..., np.ndarray]
 """``Classifier.predict_faces``: ``(faces, tta=False) -> probabilities``."""
 
@@ -112,19 +114,12 @@ class EvalResult:
         return [*out, f"accuracy: {self.plain.accuracy:.2%}{tta}", *(f"wrote {p}" for p in self.files.values())]
 
 
-def resolve_model_path(model: str | os.PathLike | None) -> Path:
-    """Kept for callers of the old name: see :func:`kerfer.modelio.resolve_model_path`."""
-    from kerfer.modelio import resolve_model_path as resolve
-
-    return resolve(model)
-
-
 def evaluate(
     model: str | os.PathLike | None = None,
     *,
     csv: str | os.PathLike | None = None,
     data: str | os.PathLike | None = None,
-    split: str = "PublicTest",
+    split: str = EVAL_SPLIT,
     tta: bool = False,
     out_dir: str | os.PathLike | None = None,
     batch_size: int = 256,
@@ -137,6 +132,7 @@ def evaluate(
     into ``out_dir`` (default: the run directory for a run, else nothing is written), and
     ``curves.png`` when the run has a ``history.csv``.
     """
+    from kerfer.modelio import resolve_model_path
     from kerfer.runtime.classifier import Classifier
 
     model_path = resolve_model_path(model)

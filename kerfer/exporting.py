@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-TFLITE_KINDS = ("float32", "float16", "dynamic", "int8")
+from kerfer.options import CALIBRATION_SAMPLES, EXPORT_TFLITE, TFLITE_KINDS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,11 +95,11 @@ def export(
     out_dir: str | os.PathLike | None = None,
     *,
     saved_model: bool = True,
-    tflite: Sequence[str] = ("int8",),
+    tflite: Sequence[str] = EXPORT_TFLITE,
     csv: str | os.PathLike | None = None,
     data: str | os.PathLike | None = None,
     calibration_split: str | None = None,
-    calibration_samples: int = 300,
+    calibration_samples: int = CALIBRATION_SAMPLES,
     parity_split: str | None = None,
     latency_runs: int = 200,
     unsafe: bool = False,

@@ -1,4 +1,4 @@
-"""Click options generated from a config dataclass: one flag per field, with the field's type,
+"""Click options generated from a config dataclass (and ``train``'s and the data options built so): one flag per field, with the field's type,
 choices (a ``Literal``), default and help (its ``metadata["help"]``), so a knob added to the
 dataclass is on the command line without a second copy of it.
 
@@ -130,3 +130,115 @@ def given_values(cls: type, params: dict[str, Any]) -> dict[str, Any]:
             value = value[0] if single and len(value) == 1 else list(value)
         out[f.name] = None if value is NULL else value
     return out
+
+
+def with_options(fn: Callable, decorators: list) -> Callable:
+    """``fn`` with the options (or option groups) ``decorators``, listed in that order in --help."""
+    for decorate in reversed(decorators):
+        fn = decorate(fn)
+    return fn
+
+
+def data_options(must_exist: bool = True, purpose: str = ""):
+    """``--csv``, ``--data`` and ``--no-cache``: the data a command reads (train, evaluate, export);
+    their help is TrainConfig's, the one source. ``must_exist``: click checks the paths first."""
+    from kerfer.config import TrainConfig
+
+    help_of = {f.name: f.metadata["help"] for f in dataclasses.fields(TrainConfig)}
+    exists = {"exists": True} if must_exist else {}
+    options = [
+        click.option("--csv", "csv_path", type=click.Path(dir_okay=False, **exists), help=help_of["csv"] + purpose),
+        click.option("--data", "data_dir", type=click.Path(file_okay=False, **exists), help=help_of["data"]),
+        click.option(
+            "--no-cache",
+            "no_cache",
+            is_flag=True,
+            default=None,
+            help="Parse the CSV afresh and do not keep it in the per-user cache (~/.cache/kerfer, or $KERFER_CACHE_DIR).",
+        ),
+    ]
+    return lambda fn: with_options(fn, options)
+
+
+TRAIN_BY_HAND = ("csv", "data", "parse_cache", "classes", "class_weight_power")
+"""TrainConfig fields whose flags are written by hand: the conveniences, and the data options."""
+
+
+def _class_weight_power(ctx, param, value: str | None) -> float | None:
+    from kerfer.config import CLASS_WEIGHT_NAMES
+
+    if value is None or value in CLASS_WEIGHT_NAMES:
+        return CLASS_WEIGHT_NAMES.get(value)
+    try:
+        return float(value)
+    except ValueError:
+        raise click.BadParameter(f"use {', '.join(CLASS_WEIGHT_NAMES)} or a power such as 0.5", ctx, param) from None
+
+
+def train_options(fn):
+    """``train``'s options: one per TrainConfig field, generated from it, and the conveniences."""
+    from kerfer.config import TrainConfig, range_text
+
+    fn = config_options(TrainConfig, skip=TRAIN_BY_HAND, range_text=range_text)(fn)
+    return with_options(
+        fn,
+        [
+            data_options(must_exist=False),
+            click.option(
+                "--config",
+                "config_file",
+                type=click.Path(exists=True, dir_okay=False),
+                help="JSON config (e.g. configs/default.json); flags given here override it.",
+            ),
+            click.option(
+                "--classes",
+                callback=lambda ctx, param, v: [c.strip() for c in v.split(",") if c.strip()] if v else None,
+                help="Comma-separated subset, e.g. angry,happy,sad,surprise (the 4-class model).",
+            ),
+            click.option(
+                "--class-weights",
+                "class_weight_power",
+                callback=_class_weight_power,
+                help="none | sqrt | balanced | a power (0..1). Lifts rare classes. Default: none.",
+            ),
+            click.option(
+                "--no-augment", is_flag=True, default=None, help="Turn off flip/shift/rotate/zoom/brightness/contrast."
+            ),
+        ],
+    )
+
+
+def train_overrides(params: dict[str, Any], no_cache: bool | None, no_augment: bool | None) -> dict[str, Any]:
+    """The TrainConfig fields ``train``'s command line set, its conveniences (``--no-cache``,
+    ``--no-augment``) turned into the fields they mean."""
+    from kerfer.config import TrainConfig
+    from kerfer.errors import OptionError
+
+    overrides = given_values(TrainConfig, params)
+    if no_cache:
+        overrides["parse_cache"] = False
+    if no_augment:
+        if "augment" in overrides:
+            raise OptionError(None, "--no-augment turns augmentation off: --augment-option has nothing to change")
+        overrides["augment"] = None
+    return overrides
+
+
+def typed_command(ctx: click.Context) -> str:
+    """The command as it was given (the options typed, in their canonical spelling), for the report
+    to say what made it; built from click's parse, so it is right however kerfer was started."""
+    import shlex
+
+    words = ["kerfer", ctx.info_name or ""]
+    for param in ctx.command.params:
+        if ctx.get_parameter_source(param.name) != click.core.ParameterSource.COMMANDLINE:
+            continue
+        value = ctx.params[param.name]
+        if isinstance(param, click.Argument):
+            words += [str(v) for v in (value if isinstance(value, (tuple, list)) else [value])]
+        elif getattr(param, "is_flag", False):
+            flag = param.opts[0] if value else (param.secondary_opts or param.opts)[0]
+            words.append(flag)
+        else:
+            words += [param.opts[0], str(value)]
+    return " ".join(shlex.quote(w) for w in words)

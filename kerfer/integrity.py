@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.resources
 import os
 from pathlib import Path
 
@@ -23,8 +24,9 @@ MANIFEST = "SHA256SUMS"
 
 
 def assets_dir() -> Path:
-    """The folder of the shipped files (``kerfer/assets``)."""
-    return Path(__file__).resolve().parent / "assets"
+    """The folder of the shipped files (``kerfer/assets``): the one way kerfer finds them, through
+    importlib.resources, so a zip or vendored install finds them as well as a source tree does."""
+    return Path(str(importlib.resources.files("kerfer") / "assets"))
 
 
 def file_sha256(path: str | os.PathLike) -> str:

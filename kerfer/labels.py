@@ -1,6 +1,8 @@
-"""Class names and the preprocessing contract shared by training, export and runtime.
+"""The label sets (FER2013's and FER+'s class names, emotion aliases) and FER2013's splits and
+image size: facts about the data sets, shared by training, export and runtime.
 
-Kept free of TensorFlow so that the edge runtime can import it.
+What a model expects and returns (its classes, input size, channels, value range) is its
+contract, in :mod:`kerfer.contract`. Kept free of TensorFlow so that the edge runtime can import it.
 """
 
 from __future__ import annotations

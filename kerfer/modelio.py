@@ -2,14 +2,14 @@
 
 Every command that takes a model (``predict``, ``live``, ``evaluate``, ``export``,
 ``--teacher``, ``--init-from``) resolves it here, so a run directory, a ``.keras`` file, a
-SavedModel directory, a ``.tflite`` file and ``shipped`` mean the same thing everywhere.
+SavedModel directory, a ``.tflite`` file and a shipped model's name (``fer2013``, ``ferplus``) mean
+the same thing everywhere.
 Importing this module costs no TensorFlow: only :func:`load_keras_model` imports Keras, so the
 TFLite runtime stays TensorFlow-free.
 """
 
 from __future__ import annotations
 
-import importlib.resources
 import os
 import warnings
 import zipfile
@@ -17,27 +17,29 @@ from pathlib import Path
 
 from kerfer.contract import ModelContract
 from kerfer.errors import KerferWarning, ModelError
+from kerfer.integrity import assets_dir
 
+DEFAULT_MODEL = "fer2013"
+"""The model kerfer uses when none is named: its own, trained on FER2013's 7 emotions."""
 SHIPPED = "shipped"
-"""The model argument that names the default model shipped with kerfer (as does ``None``)."""
+"""An alias of ``fer2013`` for model and weights arguments; the data set's name says which one."""
 SHIPPED_MODELS: dict[str, str] = {
-    SHIPPED: "kerfer_fer2013_int8.tflite",
-    "fer2013": "kerfer_fer2013_int8.tflite",
+    DEFAULT_MODEL: "kerfer_fer2013_int8.tflite",
     "ferplus": "kerfer_ferplus_int8.tflite",
+    SHIPPED: "kerfer_fer2013_int8.tflite",
 }
-"""Model arguments that name an int8 model shipped in ``kerfer/assets`` → its file (a folder
-of the same name is reached as ``./ferplus``)."""
-DEFAULT_MODEL_NAME = SHIPPED_MODELS[SHIPPED]
+"""Model arguments that name an int8 model shipped in ``kerfer/assets`` → its file, named by the
+data set it learnt, like keras.applications' ``weights="imagenet"`` (a folder of the same name
+is reached as ``./ferplus``)."""
 KERAS_SUFFIXES = (".keras", ".h5")
 
 
-def default_model_path(name: str = SHIPPED) -> Path:
-    """An int8 TFLite model shipped inside the package (found via importlib.resources):
-    ``shipped``/``fer2013`` (the default, FER2013's 7 classes) or ``ferplus`` (FER+'s 8)."""
+def default_model_path(name: str = DEFAULT_MODEL) -> Path:
+    """An int8 TFLite model shipped inside the package (found in :func:`kerfer.integrity.assets_dir`):
+    ``fer2013`` (the default, FER2013's 7 classes; ``shipped`` is its alias) or ``ferplus`` (FER+'s 8)."""
     if name not in SHIPPED_MODELS:
         raise ModelError(f"no shipped model is called {name!r}; kerfer ships: {', '.join(SHIPPED_MODELS)}")
-    ref = importlib.resources.files("kerfer") / "assets" / SHIPPED_MODELS[name]
-    path = Path(str(ref))
+    path = assets_dir() / SHIPPED_MODELS[name]
     if not path.exists():
         raise ModelError(f"no {name!r} model is shipped with this kerfer install ({path} is missing); pass --model")
     return path
@@ -61,12 +63,12 @@ def model_format(path: Path) -> str | None:
 def resolve_model_path(model: str | os.PathLike | None) -> Path:
     """The model file a model argument names.
 
-    ``None`` or ``"shipped"`` → the shipped int8 ``.tflite``; a run directory → its
+    ``None``, ``"fer2013"`` or ``"ferplus"`` → that shipped int8 ``.tflite``; a run directory → its
     ``best.keras``; a ``.keras``/``.h5`` file, a SavedModel directory or a ``.tflite`` file →
     itself. Anything else is a :class:`ModelError` saying what is accepted.
     """
     if model is None or str(model) in SHIPPED_MODELS:
-        return default_model_path(SHIPPED if model is None else str(model))
+        return default_model_path(DEFAULT_MODEL if model is None else str(model))
     path = Path(model)
     if not path.exists():
         raise ModelError(f"{path}: no such model file or run directory")

@@ -1,4 +1,4 @@
-"""Defaults and limits of the runtime options, in one place: the CLI (which must stay light to
+"""Defaults and limits of the runtime options (and of the evaluate/export/pack ones), in one place: the CLI (which must stay light to
 import, for ``--help``), the detectors, the pipeline, ``crop`` and image-folder training all read
 them from here, so a default is changed once. No imports (no OpenCV, no NumPy)."""
 
@@ -49,6 +49,13 @@ MIN_DETECT_SIZE = 32
 """Smallest longest side a frame is downscaled to before detection (0 = full size): below it no
 face is big enough to detect."""
 
+PREDICT_TTA = True
+"""Flip TTA on by default in ``predict``: +1.2 points on PublicTest for 0.7 % more time per photo
+(reading and detecting dominate). Off in ``live``: it costs 18-37 % of the frame rate there, over
+the 10 % kerfer allows a default (``benchmarks/tta_cost.py``; figures in docs/model_card.md)."""
+
+LIVE_TTA = False
+
 MAX_MARGIN = 2.0
 """Largest crop padding (a fraction of the box side each way); beyond it the face is a speck in the crop."""
 
@@ -73,6 +80,23 @@ CROP_SIZE = 48
 
 MIN_CROP_SIZE, MAX_CROP_SIZE = 8, 4096
 """The crop sides ``crop`` accepts."""
+
+# --------------------------------------------------------------------------- evaluate, export, pack
+
+EVAL_SPLIT = "PublicTest"
+"""The split ``evaluate`` scores a model on: FER2013's public test set."""
+
+TFLITE_KINDS: tuple[str, ...] = ("float32", "float16", "dynamic", "int8")
+"""The TFLite variants ``export`` writes."""
+
+EXPORT_TFLITE: tuple[str, ...] = ("int8",)
+"""What ``export`` writes when no ``--tflite`` is given: the variant kerfer ships."""
+
+CALIBRATION_SAMPLES = 300
+"""int8 calibration images, stratified by class, from the training split."""
+
+STORE_DTYPES: tuple[str, ...] = ("float16", "float32")
+"""How ``pack`` stores weights and optimizer state; the first (half the size) is the default."""
 
 # --------------------------------------------------------------------------- live and report
 

@@ -27,13 +27,13 @@ from pathlib import Path
 import numpy as np
 
 from kerfer.io import atomic_write_bytes, atomic_write_text
+from kerfer.options import STORE_DTYPES
 
 PACK_FORMAT = 1
 MANIFEST = "pack.json"
 STATE = "state.npz"
 RUN_FILES = ("config.json", "labels.json", "history.csv")
 """Small text files of a run that a pack carries as they are."""
-STORE_DTYPES = ("float16", "float32")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +45,11 @@ class PackInfo:
     iterations: int
     bytes: int
     has_best: bool
+
+    def line(self, run_dir: str | Path) -> str:
+        """``kerfer pack``'s line: what was packed from ``run_dir``, where, and its size."""
+        best = ", best weights" if self.has_best else ""
+        return f"packed {run_dir} at epoch {self.epoch} (step {self.iterations}{best}) into {self.path}: {self.bytes / 1e6:.1f} MB"
 
 
 def _h5_arrays(path: Path, skip: tuple[str, ...] = ()) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
@@ -116,7 +121,7 @@ def _read_backup(run_dir: Path, retries: int = 5) -> tuple[dict, dict[str, np.nd
     raise RuntimeError(f"{weights}: changed while it was read {retries} times ({last_error or 'epoch moved on'})")
 
 
-def pack_run(run_dir: str | Path, out_dir: str | Path, dtype: str = "float16") -> PackInfo:
+def pack_run(run_dir: str | Path, out_dir: str | Path, dtype: str = STORE_DTYPES[0]) -> PackInfo:
     """Writes the resumable state of ``run_dir`` into ``out_dir``, replacing a previous pack there.
 
     ``out_dir`` holds ``pack.json`` (epoch, step count, checksums), ``state.npz`` (the latest

@@ -359,6 +359,12 @@ class ReportResult:
     missing: str | None = None
     """The one line saying what was not drawn and how to get it (no matplotlib)."""
 
+    def line(self) -> str:
+        """``kerfer report``'s line: the page written and the tracks it shows."""
+        kept = len(self.tracks)
+        short = f", {self.left_out} short ones left out" if self.left_out else ""
+        return f"report: {shown(self.files['html'])} ({kept} track{'s' if kept != 1 else ''}{short})"
+
 
 def write_report(
     records: Records,

@@ -165,11 +165,11 @@ RUN_FILES = ("config.json", "labels.json", "best.keras", "last.keras", "history.
 def check_run_outputs(run_dir: Path, cfg: TrainConfig) -> None:
     """No file a run writes may be one it reads: ``--init-from runs/a/best.keras --out runs/a``
     would train over the weights it started from, ``--csv runs/a/history.csv`` over its data."""
-    from kerfer.modelio import SHIPPED, resolve_model_path
+    from kerfer.modelio import SHIPPED_MODELS, resolve_model_path
     from kerfer.paths import refuse_overwriting_inputs
 
     def model(arg) -> Path | None:
-        if arg is None or str(arg) in (SHIPPED, "fer2013") or not Path(arg).exists():
+        if arg is None or str(arg) in SHIPPED_MODELS or not Path(arg).exists():
             return None
         try:
             return resolve_model_path(arg)
@@ -201,8 +201,8 @@ def write_run_config(run_dir: str | os.PathLike, cfg: TrainConfig) -> None:
 
 
 def init_weights(model, source: str | os.PathLike, class_names: Sequence[str] | None = None) -> str:
-    """Copies weights layer by layer from ``source``: ``"shipped"`` (kerfer's float FER2013
-    weights), a run directory, a ``.keras`` file or a kerfer ``.npz``.
+    """Copies weights layer by layer from ``source``: ``"fer2013"``/``"ferplus"`` (kerfer's float
+    weights; ``"shipped"`` = fer2013), a run directory, a ``.keras`` file or a kerfer ``.npz``.
 
     Every layer must match by name and shape. The classifier head (``head_logits``) keeps the
     trained row of every class whose name matches, in any order (image folders sort their

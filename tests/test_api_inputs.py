@@ -74,3 +74,16 @@ def test_build_model_refuses_what_keras_would_build_wrong(kwargs, error, message
     for weights in (None, "fer2013"):
         with pytest.raises(error, match=message):
             build_model("vgg", weights=weights, **kwargs)
+
+
+def test_each_public_name_is_listed_once_and_defined_where_it_says():
+    """``kerfer``'s lazy table is the one list of public names: each resolves to its own module's object."""
+    import importlib
+
+    import kerfer
+    from kerfer.runtime.detect import HaarDetector, YuNetDetector
+
+    for name, module in kerfer._API.items():
+        assert name in vars(importlib.import_module(module)), f"kerfer.{name} is not defined in {module}"
+    assert kerfer.YuNetDetector is YuNetDetector and kerfer.HaarDetector is HaarDetector
+    assert kerfer.__all__ == sorted(kerfer._API)

@@ -20,8 +20,8 @@ from kerfer.runtime.blazeface import (
     KEYPOINTS,
     SHORT_RANGE,
     BlazeFaceDetector,
+    blazeface_model_path,
     decode,
-    default_model_path,
     letterbox,
     ssd_anchors,
     weighted_nms,
@@ -111,7 +111,7 @@ def test_letterbox_keeps_the_aspect_ratio_and_centres_the_image():
 
 
 def test_model_file_ships_in_the_package_and_bad_files_are_refused(tmp_path):
-    assert default_model_path().is_file() and default_model_path().parent.name == "assets"
+    assert blazeface_model_path().is_file() and blazeface_model_path().parent.name == "assets"
     with pytest.raises(FileNotFoundError, match="no BlazeFace model"):
         BlazeFaceDetector(model=str(tmp_path / "none.tflite"))
     junk = tmp_path / "junk.tflite"

@@ -13,9 +13,10 @@ from conftest import ROOT
 from fakedata import make_images, write_csv
 
 import kerfer.training
-from kerfer.cli import TRAIN_BY_HAND, main
+from kerfer.cli import main
 from kerfer.cli import train as train_command
 from kerfer.config import RANGES, TrainConfig
+from kerfer.flags import TRAIN_BY_HAND
 
 # The hand-written options' parameter names, by the field they set.
 HAND_PARAMS = {"csv": "csv_path", "data": "data_dir", "parse_cache": "no_cache"}

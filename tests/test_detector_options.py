@@ -77,6 +77,30 @@ def test_python_api_checks_the_same_options(tmp_path):
         FacePipeline(None, HaarDetector(), margin=-1)  # type: ignore[arg-type]
 
 
+def test_one_factory_builds_the_detectors_for_cli_and_python(tmp_path):
+    """``make_detector`` is what ``predict``, ``live`` and ``crop`` build their detector with:
+    options that do not fit the detector name the one at fault, for the CLI's flag."""
+    from kerfer.errors import OptionError
+    from kerfer.runtime.blazeface import BlazeFaceDetector
+    from kerfer.runtime.detect import make_detector
+    from kerfer.runtime.pipeline import make_pipeline
+
+    assert isinstance(make_detector(), BlazeFaceDetector)
+    haar = make_detector("haar", min_neighbors=6, detect_size=0)
+    assert isinstance(haar, HaarDetector) and haar.min_neighbors == 6 and haar.max_side is None
+    for kwargs, option in [
+        ({"name": "haar", "min_score": 0.5}, "min_score"),
+        ({"name": "yunet"}, "detector"),
+        ({"name": "blazeface", "yunet_model": "m.onnx"}, "yunet_model"),
+        ({"name": "nope"}, "detector"),
+    ]:
+        with pytest.raises(OptionError) as e:
+            make_detector(**kwargs)
+        assert e.value.option == option and str(e.value).startswith(f"{option}: ")
+    pipe = make_pipeline(detector="haar", margin=0.2, tta=True)
+    assert isinstance(pipe.detector, HaarDetector) and pipe.margin == 0.2 and pipe.tta
+
+
 def _python(*args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("KERFER_VERBOSE", "TF_CPP_MIN_LOG_LEVEL")}
     return subprocess.run([sys.executable, "-c", *args], capture_output=True, text=True, env=env, timeout=120)

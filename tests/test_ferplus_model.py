@@ -26,7 +26,7 @@ def test_the_name_ferplus_means_the_shipped_fer_plus_model():
     assert tuple(clf.class_names) == FERPLUS_CLASSES
     probs = clf.predict_faces(make_images(4)[0][..., None])
     assert probs.shape == (4, 8) and np.allclose(probs.sum(axis=1), 1.0, atol=0.02)
-    with pytest.raises(ModelError, match="kerfer ships: shipped, fer2013, ferplus"):
+    with pytest.raises(ModelError, match="kerfer ships: fer2013, ferplus, shipped"):
         default_model_path("imagenet")
 
 

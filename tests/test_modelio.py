@@ -58,11 +58,12 @@ def test_one_resolver_for_every_model_argument(tmp_path):
         resolve_model_path(tmp_path / "notes.txt")
     with pytest.raises(ModelError, match="nope: no such model file or run directory"):
         resolve_model_path(tmp_path / "nope")
-    # The old home of the names still works.
-    from kerfer.evaluation import resolve_model_path as old
-    from kerfer.runtime.classifier import ModelError as OldError
+    # One home: the old re-exports are gone (0.1.0 is the first release).
+    import kerfer.evaluation
+    import kerfer.runtime.classifier
 
-    assert old(run) == run / "best.keras" and OldError is ModelError
+    assert not hasattr(kerfer.evaluation, "resolve_model_path")
+    assert not hasattr(kerfer.runtime.classifier, "default_model_path")
 
 
 def test_predict_accepts_a_run_directory(tmp_path):

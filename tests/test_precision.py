@@ -19,7 +19,7 @@ from conftest import MEDIA
 from fakedata import ferplus_votes, tiny_fer_csv, write_ferplus
 
 from kerfer.cli import main
-from kerfer.exporting import TFLITE_KINDS
+from kerfer.options import TFLITE_KINDS
 from kerfer.training import TrainConfig, choose_precision
 
 POLICIES = ("mixed_float16", "mixed_bfloat16")

@@ -22,7 +22,8 @@ from kerfer.models.pretrained import list_shipped_weights, load_source, shipped_
 
 
 def _int8_probs(faces: np.ndarray, name: str = "fer2013") -> np.ndarray:
-    from kerfer.runtime.classifier import Classifier, default_model_path
+    from kerfer.modelio import default_model_path
+    from kerfer.runtime.classifier import Classifier
 
     return Classifier(default_model_path(name)).predict_faces(faces)
 

@@ -15,7 +15,7 @@ import numpy as np
 from click.testing import CliRunner
 
 from kerfer.cli import main
-from kerfer.runtime.blazeface import default_model_path as blazeface_path
+from kerfer.runtime.blazeface import blazeface_model_path as blazeface_path
 
 
 def _png_with_a_bad_icc_profile(path):

@@ -51,6 +51,20 @@ def list_architectures() -> dict[str, str]:
     return {name: spec.summary for name, spec in sorted(ARCHITECTURES.items())}
 
 
+def architecture_lines() -> list[str]:
+    """``kerfer archs``: one line per architecture, its parameter count (built to count them),
+    summary and the shipped weights it has."""
+    from kerfer.models.pretrained import list_shipped_weights
+
+    shipped = list_shipped_weights()
+    lines = []
+    for name, summary in list_architectures().items():
+        params = build_model(name).count_params()
+        weights = f"  [weights: {', '.join(shipped[name])}]" if name in shipped else ""
+        lines.append(f"{name:8s} {params / 1e6:5.2f}M params  {summary}{weights}")
+    return lines
+
+
 def get_arch(name: str) -> ArchSpec:
     if name not in ARCHITECTURES:
         raise ValueError(f"unknown architecture '{name}': choose one of {', '.join(sorted(ARCHITECTURES))}")

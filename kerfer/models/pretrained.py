@@ -5,13 +5,12 @@ KerasHub presets for files + metadata): shipped weights travel with a JSON file 
 what rebuilds and checks them (arch and options, input shape, class names, versions, sha256);
 the model is rebuilt from that metadata, not from the caller's defaults; and one function,
 :func:`load_source`, reads weights for ``build_model``, ``train --init-from`` and evaluation,
-so "shipped" means the same thing everywhere.
+so a weights name (``fer2013``, ``ferplus``; ``shipped`` is fer2013's alias) means the same thing everywhere.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib.resources
 import io
 import json
 import os
@@ -21,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from kerfer.integrity import check_shipped, file_sha256
+from kerfer.integrity import assets_dir, check_shipped, file_sha256
 from kerfer.labels import canonical_emotion
+from kerfer.modelio import SHIPPED
 
 SHIPPED_WEIGHTS: dict[str, dict[str, str]] = {
     "fer2013": {"vgg": "kerfer_fer2013_vgg"},
@@ -30,8 +30,8 @@ SHIPPED_WEIGHTS: dict[str, dict[str, str]] = {
 }
 """weights name → arch → asset file stem in ``kerfer/assets`` (``<stem>.npz`` + ``<stem>.json``)."""
 
-SHIPPED_NAMES = ("shipped", *SHIPPED_WEIGHTS)
-"""``weights=``/``--init-from`` names of kerfer's shipped float weights; "shipped" means FER2013's."""
+SHIPPED_NAMES = (*SHIPPED_WEIGHTS, SHIPPED)
+"""``weights=``/``--init-from`` names of kerfer's shipped float weights (``shipped``: fer2013's alias)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,12 +57,12 @@ def list_shipped_weights() -> dict[str, list[str]]:
 
 
 def _asset(stem: str, suffix: str) -> Path:
-    return Path(str(importlib.resources.files("kerfer") / "assets" / f"{stem}{suffix}"))
+    return assets_dir() / f"{stem}{suffix}"
 
 
 def shipped_metadata(arch: str, name: str = "fer2013") -> dict[str, Any]:
     """The metadata of the shipped weights for ``arch``; a clear error when there are none."""
-    name = "fer2013" if name == "shipped" else name
+    name = "fer2013" if name == SHIPPED else name
     by_arch = SHIPPED_WEIGHTS.get(name, {})
     if arch not in by_arch:
         have = ", ".join(f"{a} ({', '.join(n)})" for a, n in sorted(list_shipped_weights().items()))
@@ -77,13 +77,10 @@ def shipped_metadata(arch: str, name: str = "fer2013") -> dict[str, Any]:
     return meta
 
 
-sha256 = file_sha256  # kept: the name callers used
-
-
 def _read_npz(path: Path, expected_sha256: str | None) -> dict[str, list[np.ndarray]]:
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such weights file")
-    if expected_sha256 and sha256(path) != expected_sha256:
+    if expected_sha256 and file_sha256(path) != expected_sha256:
         raise ValueError(f"{path}: checksum mismatch (damaged or modified weights file): reinstall kerfer")
     layers: dict[str, list[np.ndarray]] = {}
     with np.load(path) as z:
@@ -127,7 +124,7 @@ def save_weights_asset(
         "params": int(model.count_params()),
         "keras_version": keras.__version__,
         "kerfer_version": __version__,
-        "sha256": sha256(npz),
+        "sha256": file_sha256(npz),
         **dict(extra or {}),
     }
     meta_path = stem.with_suffix(".json")
@@ -136,8 +133,8 @@ def save_weights_asset(
 
 
 def load_source(weights: str | os.PathLike, arch: str | None = None) -> WeightSource:
-    """Reads weights from a shipped name (``"fer2013"``/``"shipped"``, ``"ferplus"``; for ``arch``), a run directory, a ``.keras``
-    file, or a ``.npz`` written by :func:`save_weights_asset` (with its ``.json`` beside it)."""
+    """Reads weights from a shipped name (``"fer2013"``, ``"ferplus"``, alias ``"shipped"``; for ``arch``), a run
+    directory, a ``.keras`` file, or a ``.npz`` written by :func:`save_weights_asset` (with its ``.json`` beside it)."""
     if str(weights) in SHIPPED_NAMES:
         meta = shipped_metadata(arch or "vgg", str(weights))
         return WeightSource(

@@ -1,12 +1,13 @@
 """Model soups: the weights of several models of one architecture, averaged into one run directory.
 
-    python -m kerfer.models.soup shipped /work/runs/warm_ens --weights 0.7 0.3 \\
+    python -m kerfer.models.soup fer2013 /work/runs/warm_ens --weights 0.7 0.3 \\
         --config configs/warm_ensemble.json --out /work/runs/soup
 
 Two fine-tunings of the same start usually stay in one basin of the loss, so the mean of
 their weights (BatchNorm statistics included) is often better than either (Wortsman et al.
 2022, "Model soups"); it costs no training and, unlike an ensemble, nothing at inference.
-``shipped`` is kerfer's float weights (``build_model(arch, weights="fer2013")``); anything
+``fer2013`` or ``ferplus`` (alias ``shipped`` = fer2013) is kerfer's float weights
+(``build_model(arch, weights="fer2013")``); anything
 else is a run directory or ``.keras`` file. The output is a run directory (``best.keras``,
 ``config.json``, ``labels.json``, ``soup.json`` saying what went in), so ``kerfer evaluate``,
 ``kerfer export`` and ``python -m tools.ship_stage`` take it as they take a trained run.
@@ -22,9 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-SHIPPED = "shipped"
-"""The soup member that means kerfer's shipped float weights (``weights="fer2013"``)."""
 
 
 def mean_weights(weight_lists: Sequence[Sequence[np.ndarray]], shares: Sequence[float]) -> list[np.ndarray]:
@@ -43,13 +41,15 @@ def mean_weights(weight_lists: Sequence[Sequence[np.ndarray]], shares: Sequence[
 
 
 def load_member(model: str | os.PathLike, config: Mapping[str, Any]):
-    """One soup member as a float32 ``keras.Model``: ``shipped`` is rebuilt with the config's arch
-    and options from the shipped float weights, anything else loaded as a model argument."""
+    """One soup member as a float32 ``keras.Model``: a weights name (``fer2013``, ``ferplus``, alias
+    ``shipped``) is rebuilt with the config's arch and options from those shipped float weights,
+    anything else loaded as a model argument."""
     from kerfer.modelio import load_keras_model
     from kerfer.models import build_model
+    from kerfer.models.pretrained import SHIPPED_NAMES
 
-    if str(model) == SHIPPED:
-        return build_model(config["arch"], weights="fer2013", **config.get("arch_options", {}))
+    if str(model) in SHIPPED_NAMES:
+        return build_model(config["arch"], weights=str(model), **config.get("arch_options", {}))
     return load_keras_model(model, float32=True)
 
 
@@ -67,6 +67,7 @@ def make_soup(
     from kerfer.contract import ModelContract
     from kerfer.io import atomic_write_text
     from kerfer.modelio import load_contract, resolve_model_path
+    from kerfer.models.pretrained import SHIPPED_NAMES, shipped_metadata
 
     names = [str(m) for m in models]
     cfg = json.loads(Path(config).read_text())
@@ -78,8 +79,11 @@ def make_soup(
     out.mkdir(parents=True, exist_ok=True)
     keras.saving.save_model(soup, out / "best.keras")
     atomic_write_text(out / "config.json", json.dumps(cfg, indent=2) + "\n")
-    first_run = next((m for m in names if m != SHIPPED), None)  # the shipped weights' seven classes, or its labels
-    contract = ModelContract() if first_run is None else load_contract(resolve_model_path(first_run), warn=False)
+    first_run = next((m for m in names if m not in SHIPPED_NAMES), None)  # its labels, or the shipped weights'
+    if first_run is None:
+        contract = ModelContract(class_names=tuple(shipped_metadata(cfg["arch"], names[0])["class_names"]))
+    else:
+        contract = load_contract(resolve_model_path(first_run), warn=False)
     contract.save(out / "labels.json")
     record = {"models": names, "shares": [s / sum(shares) for s in shares], "config": str(config)}
     atomic_write_text(out / "soup.json", json.dumps(record, indent=2) + "\n")
@@ -91,7 +95,11 @@ def main(argv: list[str] | None = None) -> Path:
     ap = argparse.ArgumentParser(
         prog="python -m kerfer.models.soup", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("models", nargs="+", help="'shipped', run directories or .keras files")
+    ap.add_argument(
+        "models",
+        nargs="+",
+        help="'fer2013' or 'ferplus' (kerfer's float weights; alias 'shipped'), run directories or .keras files",
+    )
     ap.add_argument("--weights", nargs="+", type=float, help="one share per model (default: equal)")
     ap.add_argument("--config", type=Path, required=True, help="the training config the models share")
     ap.add_argument("--out", type=Path, required=True, help="the run directory to write")

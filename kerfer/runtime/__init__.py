@@ -4,6 +4,8 @@ Importable without TensorFlow: with a ``.tflite`` model and ``ai-edge-litert`` i
 nothing here loads it.
 """
 
-from kerfer.runtime.classifier import Classifier, ModelError, default_model_path
+from kerfer.errors import ModelError
+from kerfer.modelio import default_model_path
+from kerfer.runtime.classifier import Classifier
 
 __all__ = ["Classifier", "ModelError", "default_model_path"]

@@ -138,9 +138,12 @@ def letterbox(frame: np.ndarray, size: int, bgr: bool = False) -> tuple[np.ndarr
     return canvas.astype(np.float32) * (2.0 / 255.0) - 1.0, scale, left, top
 
 
-def default_model_path() -> Path:
-    """The shipped full-range BlazeFace file (``kerfer/assets``), found without importing anything."""
-    return Path(__file__).resolve().parent.parent / "assets" / "blazeface_full_range.tflite"
+def blazeface_model_path() -> Path:
+    """The shipped full-range BlazeFace detector file (not a classifier: that is
+    :func:`kerfer.modelio.default_model_path`)."""
+    from kerfer.integrity import assets_dir
+
+    return assets_dir() / "blazeface_full_range.tflite"
 
 
 def _to_rgb(frame: np.ndarray) -> np.ndarray:
@@ -177,7 +180,7 @@ class BlazeFaceDetector:
         check_options(self)
         if not 0.0 < self.iou_threshold < 1.0:
             raise ValueError(f"iou_threshold={self.iou_threshold!r}: must be a number between 0 and 1")
-        path = Path(self.model) if self.model else default_model_path()
+        path = Path(self.model) if self.model else blazeface_model_path()
         if not path.exists():
             raise FileNotFoundError(
                 f"{path}: no BlazeFace model here"

@@ -14,17 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from kerfer.contract import ModelContract
+from kerfer.errors import ModelError
 from kerfer.kit import TFLITE_INSTALL, require_training_kit
-from kerfer.modelio import (  # noqa: F401  (re-exported: the public names lived here)
-    DEFAULT_MODEL_NAME,
-    ModelError,
-    contract_path_for,
-    default_model_path,
-    has_contract,
-    load_contract,
-    outputs_mismatch,
-    resolve_model_path,
-)
+from kerfer.modelio import contract_path_for, has_contract, load_contract, outputs_mismatch, resolve_model_path
 from kerfer.paths import shown
 from kerfer.runtime.quiet import native_quiet
 
@@ -170,7 +162,7 @@ class _SavedModelBackend:
 
 class Classifier:
     """Classifies face crops with any kerfer model: a run directory, ``.keras``, SavedModel,
-    ``.tflite``, or ``None``/``"shipped"`` for the model shipped with kerfer.
+    ``.tflite``, or ``None``/``"fer2013"``/``"ferplus"`` for a model shipped with kerfer.
 
     ``predict_faces`` takes crops already at the model's input size, ``(N, H, W[, C])``
     with values 0..255, and returns ``(N, num_classes)`` probabilities.

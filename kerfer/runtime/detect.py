@@ -17,8 +17,12 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from kerfer.errors import OptionError
 from kerfer.options import (
+    BLAZEFACE_MIN_SCORE,
     DETECT_SIZE,
+    DETECTOR,
+    DETECTORS,
     HAAR_MIN_NEIGHBORS,
     HAAR_SCALE_FACTOR,
     MARGIN,
@@ -212,6 +216,45 @@ class YuNetDetector:
             )
             for f in faces
         ]
+
+
+def make_detector(
+    name: str = DETECTOR,
+    *,
+    yunet_model: str | None = None,
+    min_score: float | None = None,
+    min_face: int = MIN_FACE,
+    scale_factor: float = HAAR_SCALE_FACTOR,
+    min_neighbors: int = HAAR_MIN_NEIGHBORS,
+    detect_size: int = DETECT_SIZE,
+) -> FaceDetector:
+    """A detector by its ``--detector`` name with the options ``predict``, ``live`` and ``crop``
+    share, checked together (each detector checks its own): the one factory for the CLI and
+    Python callers. ``detect_size`` 0 means full size; ``min_score`` None is the detector's
+    default. Options that do not fit the detector are an :class:`~kerfer.errors.OptionError`
+    naming the one at fault."""
+    if yunet_model and name != "yunet":
+        raise OptionError("yunet_model", f"{yunet_model} is used only with --detector yunet: add it")
+    if min_score is not None and name == "haar":
+        raise OptionError("min_score", "the Haar cascade has no score: use --min-neighbors, or --detector blazeface")
+    if name == "yunet":
+        if not yunet_model:
+            raise OptionError("detector", "--detector yunet needs --yunet-model FILE.onnx")
+        try:
+            return YuNetDetector(
+                yunet_model, score_threshold=min_score or YUNET_MIN_SCORE, max_side=detect_size or None
+            )
+        except ValueError as e:
+            raise OptionError("yunet_model", str(e).split(": ", 1)[-1]) from e
+    if name == "blazeface":
+        from kerfer.runtime.blazeface import BlazeFaceDetector
+
+        return BlazeFaceDetector(score_threshold=min_score or BLAZEFACE_MIN_SCORE, min_face=min_face)
+    if name != "haar":
+        raise OptionError("detector", f"{name!r} is not a detector: use {', '.join(DETECTORS)}")
+    return HaarDetector(
+        scale_factor=scale_factor, min_neighbors=min_neighbors, min_face=min_face, max_side=detect_size or None
+    )
 
 
 def crop_faces(

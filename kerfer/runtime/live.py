@@ -8,7 +8,7 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import cv2
@@ -307,4 +307,89 @@ def run_live(
             video.release()
         if show:
             cv2.destroyAllWindows()
+    return summary
+
+
+def live_session(
+    *,
+    camera: int | None = None,
+    source: str | None = None,
+    picamera: bool = False,
+    request=None,
+    realtime: bool = False,
+    reconnect: bool = False,
+    headless: bool = False,
+    mirror: bool | None = None,
+    output: str | os.PathLike | None = None,
+    report_dir: str | os.PathLike | None = None,
+    write_report: Callable[..., None] | None = None,
+    echo: Callable[[str], None] = print,
+    smooth: int = SMOOTH,
+    detect_every: int = DETECT_EVERY,
+    save_video: str | os.PathLike | None = None,
+    max_frames: int | None = None,
+    overlay: str = OVERLAY,
+    **pipeline_options,
+) -> LiveSummary:
+    """``kerfer live`` from its options, checked before anything opens: a display for the window
+    (an unreachable X server aborts inside Qt), a report that overwrites no input, then the
+    pipeline (:func:`~kerfer.runtime.pipeline.make_pipeline` of ``pipeline_options``: the model
+    and detector options) and the source; runs :func:`run_live` and ``echo``-es its summary. With ``report_dir``,
+    ``write_report(log, report_dir, video)`` writes the report from the results log (a
+    temporary one when there is no ``output``). A run that read no frame, or ended for a
+    reason (a camera gone), is a ``RuntimeError`` after its summary."""
+    import contextlib
+    import tempfile
+
+    from kerfer.runtime.pipeline import make_pipeline
+    from kerfer.runtime.video import open_source
+
+    if not headless:
+        from kerfer.doctor import check_display
+
+        display = check_display()
+        if not display.ok:
+            raise RuntimeError(
+                f"no display to show a window on ({display.detail}): add --headless, with --output or --save-video"
+            )
+    if report_dir is not None:
+        from kerfer.report import REPORT_FILES
+
+        refuse_overwriting_inputs(  # before the run, not after it
+            {f"the report's {v}": Path(report_dir) / v for v in REPORT_FILES.values()},
+            {"the video (--source)": source, "the results log (--output)": output},
+        )
+    pipe = make_pipeline(**pipeline_options)
+    frames, fps, name = open_source(camera, source, picamera, request=request, realtime=realtime, reconnect=reconnect)
+    with contextlib.ExitStack() as stack:
+        log = output
+        if report_dir is not None and output is None:  # the report reads the results log: keep one aside
+            log = os.path.join(stack.enter_context(tempfile.TemporaryDirectory(prefix="kerfer-live-")), "faces.jsonl")
+        summary = run_live(
+            frames,
+            pipe,
+            mirror=source is None if mirror is None else mirror,
+            show=not headless,
+            output=log,
+            video_fps=fps,
+            progress=headless and source is not None and not realtime and "://" not in source,
+            smooth=smooth,
+            detect_every=detect_every,
+            save_video=save_video,
+            max_frames=max_frames,
+            overlay=overlay,
+        )
+        d = summary.to_dict()
+        if not d["frames"]:
+            raise RuntimeError(
+                summary.ended
+                or f"{shown(name)}: no frame could be read ({d['failed_frames']} failed): "
+                "the video is empty, or none of its frames decodes"
+            )
+        for line in summary.lines(shown(name)):
+            echo(line)
+        if report_dir is not None:
+            write_report(log, report_dir, video=source)
+    if summary.ended:
+        raise RuntimeError(summary.ended)
     return summary

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from kerfer.options import ALIGN_MIN_DEGREES, MARGIN, MAX_MARGIN
+from kerfer.options import ALIGN_MIN_DEGREES, DETECTOR, MARGIN, MAX_MARGIN
 from kerfer.runtime.classifier import Classifier
-from kerfer.runtime.detect import Box, Detection, FaceDetector, crop_faces, find_faces
+from kerfer.runtime.detect import Box, Detection, FaceDetector, crop_faces, find_faces, make_detector
 from kerfer.runtime.images import as_frame
 
 
@@ -35,7 +35,7 @@ def default_detector() -> FaceDetector:
 class FacePipeline:
     """Detects faces and classifies all of a frame's faces in one batch.
 
-    ``classifier`` is a :class:`Classifier` or any model argument it takes (a path, ``"shipped"``,
+    ``classifier`` is a :class:`Classifier` or any model argument it takes (a path, ``"fer2013"``,
     ``None``). ``align`` turns each face upright by its eye line before cropping (detectors that
     give eye positions: BlazeFace, YuNet); the Haar cascade gives none, so its faces are cropped
     as found. Frames are uint8 BGR, gray or BGRA arrays (:func:`~kerfer.runtime.images.as_frame`).
@@ -55,11 +55,11 @@ class FacePipeline:
         if not 0.0 <= margin <= MAX_MARGIN:
             raise ValueError(f"margin={margin!r}: must be a fraction of the face box between 0 and {MAX_MARGIN}")
         if classifier is None or isinstance(classifier, (str, os.PathLike)):
-            classifier = Classifier(classifier)  # "shipped" or a path: unambiguous, so converted
+            classifier = Classifier(classifier)  # "fer2013" or a path: unambiguous, so converted
         if not callable(getattr(classifier, "predict_faces", None)):
             raise TypeError(
                 f"classifier={classifier!r}: expected a kerfer.Classifier or a model argument "
-                "(a run directory, .keras, .tflite, SavedModel, 'shipped' or None)"
+                "(a run directory, .keras, .tflite, SavedModel, 'fer2013', 'ferplus' or None)"
             )
         self.classifier = classifier
         self.detector = detector if detector is not None else default_detector()
@@ -94,3 +94,20 @@ class FacePipeline:
 def level_angle(roll: float) -> float:
     """The rotation that levels a face: all of its tilt once past :data:`ALIGN_MIN_DEGREES`, else none."""
     return roll if abs(roll) > ALIGN_MIN_DEGREES else 0.0
+
+
+def make_pipeline(
+    model: str | os.PathLike | None = None,
+    *,
+    unsafe: bool = False,
+    margin: float = MARGIN,
+    tta: bool = False,
+    align: bool = True,
+    detector: str = DETECTOR,
+    **detector_options,
+) -> FacePipeline:
+    """A pipeline from the options ``predict`` and ``live`` take: a model argument, and a
+    detector by name with its options (:func:`~kerfer.runtime.detect.make_detector`)."""
+    classifier = Classifier(model, unsafe=unsafe)
+    finder = make_detector(detector, **detector_options)
+    return FacePipeline(classifier, finder, margin=margin, tta=tta, align=align)
