@@ -112,3 +112,16 @@ def huge_png(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + data)
     return path
+
+
+def make_two_class_run(run: Path, labels: Sequence[int]) -> tuple[Path, Path]:
+    """``run`` made a run directory with an untrained 2-class (angry, happy) model and a
+    four-row CSV (two Training, two PublicTest rows of ``labels``): enough to reach the checks
+    of evaluate/export. Returns ``(run, csv)``."""
+    from kerfer.contract import ModelContract
+    from kerfer.models import build_model
+
+    build_model("vgg", 2, widths=[8, 16, 16, 32], stem_filters=4).save(run / "best.keras")
+    ModelContract(class_names=("angry", "happy")).save(run / "labels.json")
+    images, _ = make_images(4)
+    return run, write_csv(run / "f.csv", images, list(labels), ["Training", "Training", "PublicTest", "PublicTest"])

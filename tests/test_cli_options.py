@@ -10,7 +10,7 @@ import json
 import pytest
 from click.testing import CliRunner
 from conftest import ROOT
-from fakedata import make_images, write_csv
+from fakedata import make_two_class_run
 
 import kerfer.training
 from kerfer.cli import main
@@ -137,15 +137,7 @@ def test_todays_config_files_still_load(path):
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    from kerfer.contract import ModelContract
-    from kerfer.models import build_model
-
-    run = tmp_path_factory.mktemp("run")
-    build_model("vgg", 2, widths=[8, 16, 16, 32], stem_filters=4).save(run / "best.keras")
-    ModelContract(class_names=("angry", "happy")).save(run / "labels.json")
-    images, _ = make_images(4)
-    csv = write_csv(run / "f.csv", images, [0, 3, 0, 3], ["Training", "Training", "PublicTest", "PublicTest"])
-    return run, csv
+    return make_two_class_run(tmp_path_factory.mktemp("run"), [0, 3, 0, 3])
 
 
 def test_the_old_model_argument_still_works_with_one_deprecation_line(tiny_run):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import pytest
 from click.testing import CliRunner
-from fakedata import make_images, write_csv
+from fakedata import make_images, make_two_class_run
 
 from kerfer.cli import main
 
@@ -13,15 +13,7 @@ from kerfer.cli import main
 @pytest.fixture(scope="module")
 def two_class_run(tmp_path_factory):
     """A run directory with an untrained 2-class (angry, happy) model: enough to reach the checks."""
-    from kerfer.contract import ModelContract
-    from kerfer.models import build_model
-
-    run = tmp_path_factory.mktemp("run")
-    build_model("vgg", 2, widths=[8, 16, 16, 32], stem_filters=4).save(run / "best.keras")
-    ModelContract(class_names=("angry", "happy")).save(run / "labels.json")
-    images, _ = make_images(4)
-    csv = write_csv(run / "f.csv", images, [0, 3, 1, 1], ["Training", "Training", "PublicTest", "PublicTest"])
-    return run, csv
+    return make_two_class_run(tmp_path_factory.mktemp("run"), [0, 3, 1, 1])
 
 
 def test_calibration_samples_zero_names_the_real_flag(two_class_run, tmp_path):
