@@ -63,16 +63,17 @@ def loss_and_metrics(cfg: TrainConfig) -> dict[str, Any]:
     by ``ferplus_head``. Both heads get ``label_smoothing``: FER+ targets are vote distributions,
     but a unanimous vote is one-hot, and without smoothing those faces pushed the FER+ head's
     weights up without bound (x1.9 in five epochs of the long run's second start) until the
-    shared features and both losses drifted upward at a constant learning rate."""
+    shared features and both losses drifted upward at a constant learning rate. The FER+ head's
+    loss skips faces without a FER+ label (:class:`~kerfer.multihead.LabelledCrossentropy`)."""
     import keras
 
     loss = keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing)
     if not cfg.ferplus_head:
         return {"loss": loss, "metrics": ["accuracy"]}
-    from kerfer.multihead import PRIMARY, LabelledAccuracy
+    from kerfer.multihead import PRIMARY, LabelledAccuracy, LabelledCrossentropy
 
     return {
-        "loss": {PRIMARY: loss, "ferplus": keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing)},
+        "loss": {PRIMARY: loss, "ferplus": LabelledCrossentropy(label_smoothing=cfg.label_smoothing)},
         "loss_weights": {PRIMARY: 1.0, "ferplus": cfg.ferplus_head},
         "metrics": {PRIMARY: ["accuracy"], "ferplus": [LabelledAccuracy()]},
     }

@@ -125,6 +125,25 @@ def test_labelled_accuracy_skips_rows_without_a_label():
     assert float(m.result()) == pytest.approx(2 / 3)
 
 
+def test_ferplus_loss_is_zero_on_rows_without_a_label_and_keras_elsewhere():
+    """Smoothing must not turn a face FER+ dropped into a uniform target: such rows add 0."""
+    import keras
+
+    from kerfer.multihead import LabelledCrossentropy
+
+    y_true = np.array([[0.7, 0.3, 0, 0], [0, 0, 0, 0], [0, 0, 1, 0]], "float32")
+    y_pred = np.array([[0.6, 0.2, 0.1, 0.1], [0.1, 0.1, 0.1, 0.7], [0.25, 0.25, 0.4, 0.1]], "float32")
+    loss = LabelledCrossentropy(label_smoothing=0.1, reduction=None)
+    per_row = np.asarray(loss(y_true, y_pred))
+    reference = np.asarray(keras.losses.categorical_crossentropy(y_true, y_pred, label_smoothing=0.1))
+    assert per_row[1] == 0.0 and reference[1] > 0.1  # Keras alone would count the empty row
+    np.testing.assert_allclose(per_row[[0, 2]], reference[[0, 2]], rtol=1e-6)
+    mean = float(LabelledCrossentropy(label_smoothing=0.1)(y_true, y_pred))
+    assert mean == pytest.approx(reference[[0, 2]].sum() / 3, rel=1e-6)
+    again = keras.losses.deserialize(keras.losses.serialize(loss))
+    assert isinstance(again, LabelledCrossentropy) and again.label_smoothing == 0.1
+
+
 def test_both_heads_are_label_smoothed():
     """Unanimous FER+ votes are one-hot targets: unsmoothed, they grew the FER+ head's weights
     without bound in the long run (x1.9 in five epochs) until both losses rose."""
