@@ -103,5 +103,8 @@ def test_doctor_without_tensorflow_or_litert():
         assert rows[name].startswith("✗"), out.stdout
     assert 'pip install "kerfer[train]"' in out.stdout and "pip install ai-edge-litert" in out.stdout
     assert rows["commands"].startswith("✗"), out.stdout
-    assert "runtime only: crop, doctor, live, predict, report; archs, evaluate, export, pack, train need" in rows["commands"]
+    assert (
+        "runtime only: crop, doctor, live, predict, report; archs, evaluate, export, pack, train need"
+        in rows["commands"]
+    )
     assert rows["OpenCV"].startswith("✓") and rows["Haar face detector"].startswith("✓")
