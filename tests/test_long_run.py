@@ -360,3 +360,25 @@ def test_a_resume_may_move_the_step_decay_but_not_the_peak_rate(tmp_path):
     assert moved.decay_start_epoch == 24 and moved.decay_factor == 0.85
     with pytest.raises(ValueError, match="not learning_rate"):
         resolve_run_config(tmp_path, dataclasses.replace(cfg, learning_rate=0.01), True)
+
+
+def test_plot_runs_compares_the_fer2013_heads_loss_of_one_and_two_head_runs(tmp_path):
+    """A two-head run's ``loss`` includes the FER+ head's: the comparison must use ``probabilities_loss``."""
+    import pandas as pd
+
+    from tools.plot_runs import fer2013_curves, main
+
+    two = pd.DataFrame(
+        {"epoch": [1, 2], "loss": [2.9, 2.7], "probabilities_loss": [1.9, 1.8], "val_accuracy": [0.3, 0.4]}
+    )
+    one = pd.DataFrame({"epoch": [1, 2], "loss": [1.95, 1.85], "val_accuracy": [0.28, 0.35]})
+    assert fer2013_curves(two)["train_loss"].tolist() == [1.9, 1.8]
+    assert fer2013_curves(one)["train_loss"].tolist() == [1.95, 1.85]
+    (tmp_path / "a").mkdir()
+    two.to_csv(tmp_path / "a" / "history.csv", index=False)
+    one.to_csv(tmp_path / "one.csv", index=False)
+    out = tmp_path / "curves.png"
+    assert main([f"two heads={tmp_path / 'a'}", f"one head={tmp_path / 'one.csv'}", "--out", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(SystemExit):
+        main([str(tmp_path / "a"), "--out", str(out)])  # no LABEL=
