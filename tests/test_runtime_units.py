@@ -1,8 +1,28 @@
 from __future__ import annotations
 
-import numpy as np
+import os
+from pathlib import Path
 
-from kerfer.runtime.detect import crop_faces
+import cv2
+import numpy as np
+import pytest
+from fakedata import huge_png
+
+from kerfer.errors import DataError, ImageReadError, OptionError
+from kerfer.options import ALIGN_MIN_DEGREES, IMAGE_EXTENSIONS, YUNET_MIN_SCORE
+from kerfer.runtime.detect import (
+    Detection,
+    HaarDetector,
+    YuNetDetector,
+    _downscale,
+    _square,
+    crop_faces,
+    make_detector,
+    to_gray,
+)
+from kerfer.runtime.images import _opencv_problem, as_frame, encode_image, read_image, rotate_image, write_image
+from kerfer.runtime.pipeline import FacePipeline, level_angle
+from kerfer.runtime.scan import class_folders, class_images, scan, skipped_note
 from kerfer.runtime.track import Smoother, iou
 
 
@@ -38,3 +58,300 @@ def test_crop_faces_square_padded_and_sized():
     assert crops[0].min() == 255  # exactly the white square
     rgb = crop_faces(frame, [(190, 90, 20, 20)], size=32, margin=0.2, channels=3)  # off the edge: replicated
     assert rgb.shape == (1, 32, 32, 3)
+
+
+def test_read_image_names_the_file_and_converts_depth_and_channels(tmp_path):
+    """16-bit, gray and BGRA files come back as 8-bit BGR, or gray with ``gray=True``; a file
+    that is no image is an ImageReadError naming it."""
+    deep = np.full((6, 8), 257 * 200, np.uint16)
+    cv2.imwrite(str(tmp_path / "deep.png"), deep)
+    bgra = np.zeros((6, 8, 4), np.uint8)
+    bgra[..., :3] = (10, 20, 30)
+    cv2.imwrite(str(tmp_path / "bgra.png"), bgra)
+    colour = read_image(tmp_path / "deep.png")
+    assert colour.shape == (6, 8, 3) and colour.dtype == np.uint8 and (colour == 200).all()
+    assert read_image(tmp_path / "deep.png", gray=True).shape == (6, 8)
+    assert read_image(tmp_path / "deep.png", True).shape == (6, 8)
+    assert read_image(tmp_path / "bgra.png").tolist() == np.broadcast_to([10, 20, 30], (6, 8, 3)).tolist()
+    (tmp_path / "notes.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(ImageReadError, match="notes.jpg: cannot decode image"):
+        read_image(tmp_path / "notes.jpg")
+    with pytest.raises(ImageReadError, match="missing.png: cannot read"):
+        read_image(tmp_path / "missing.png")
+
+
+def test_opencv_refusals_become_one_line(tmp_path):
+    """A PNG declaring 40000x40000 pixels says it is over OpenCV's limit; any other OpenCV error
+    is its last non-empty line, or the exception's type when it has no text."""
+    with pytest.raises(ImageReadError) as e:
+        read_image(huge_png(tmp_path / "huge.png"))
+    assert "huge.png: cannot decode image (its declared size is over OpenCV's limit of 2^30 pixels" in str(e.value)
+    assert "\n" not in str(e.value)
+    assert _opencv_problem(cv2.error("OpenCV(4.x) loadsave.cpp:1\n  first\n  (-215) the reason  \n\n")) == (
+        "OpenCV: (-215) the reason"
+    )
+    assert _opencv_problem(cv2.error("")) == "OpenCV: error"
+
+
+def test_write_image_encodes_by_suffix_and_a_failed_encode_names_it(tmp_path, monkeypatch):
+    img = np.random.default_rng(0).integers(0, 256, (5, 7, 3), np.uint8)
+    write_image(tmp_path / "a.png", img)
+    assert np.array_equal(cv2.imread(str(tmp_path / "a.png")), img)  # PNG: lossless
+    write_image(tmp_path / "noext", img)  # no suffix: PNG
+    assert (tmp_path / "noext").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    write_image(tmp_path / "b.jpg", img)
+    assert (tmp_path / "b.jpg").read_bytes()[:2] == b"\xff\xd8"  # JPEG's start-of-image marker
+    monkeypatch.setattr(cv2, "imencode", lambda suffix, image: (False, None))
+    with pytest.raises(OSError, match=r"cannot encode a \(5, 7, 3\) image as \.webp"):
+        encode_image(img, ".webp")
+
+
+def test_rotate_image_keeps_every_pixel_on_a_larger_canvas():
+    """A marked pixel lands where the returned matrix says, and the canvas holds the turned image."""
+    img = np.zeros((20, 40), np.uint8)
+    img[2, 5] = 255
+    quarter, m = rotate_image(img, 90)
+    assert quarter.shape == (40, 20)  # a quarter turn swaps width and height
+    x, y = m @ [5, 2, 1]
+    assert quarter[int(round(y)), int(round(x))] == 255 and quarter.sum() == 255
+    turned, m = rotate_image(img, 30)
+    c, s = np.cos(np.radians(30)), np.sin(np.radians(30))
+    assert turned.shape == (round(40 * s + 20 * c), round(20 * s + 40 * c))
+    corners = m @ np.array([[0, 0, 1], [40, 0, 1], [0, 20, 1], [40, 20, 1]]).T
+    assert (
+        corners.min() > -0.5 and corners[0].max() < turned.shape[1] + 0.5 and corners[1].max() < turned.shape[0] + 0.5
+    )
+    assert np.array_equal(rotate_image(img, 0)[0], img)
+
+
+def test_as_frame_converts_16_bit_and_refuses_what_it_cannot_tell_apart():
+    assert as_frame(np.full((2, 3), 257 * 9, np.uint16)).tolist() == [[9] * 3] * 2
+    assert as_frame(np.zeros((2, 3, 1), np.uint8)).shape == (2, 3)
+    for bad, error in [(None, TypeError), ([[0]], TypeError), (np.zeros((2, 3), np.float32), TypeError)]:
+        with pytest.raises(error):
+            as_frame(bad)
+    for shape in [(2, 3, 2), (2,), (0, 3)]:
+        with pytest.raises(ValueError, match=r"frame has shape"):
+            as_frame(np.zeros(shape, np.uint8))
+
+
+def _touch(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"x")
+    return path
+
+
+def test_skipped_note_counts_kinds_and_shows_three_names(tmp_path):
+    for name in ("a.txt", "b.heic", "c.txt"):
+        _touch(tmp_path / "three" / name)
+    assert skipped_note(scan(tmp_path / "three")) == (
+        "skipped 3 file(s) of unsupported type .heic, .txt (a.txt, b.heic, c.txt); "
+        f"supported: {', '.join(sorted(IMAGE_EXTENSIONS))} (convert HEIC photos to JPEG first)"
+    )
+    for name in ("a.txt", "b.txt", "c.txt", "d", "e.txt"):
+        _touch(tmp_path / "five" / name)
+    note = skipped_note(scan(tmp_path / "five"))
+    assert note.startswith("skipped 5 file(s) of unsupported type (no extension), .txt (a.txt, b.txt, c.txt, ...); ")
+    _touch(tmp_path / "images" / "x.jpg")
+    assert skipped_note(scan(tmp_path / "images")) is None
+
+
+def test_class_images_and_class_folders_share_one_rule(tmp_path):
+    """A class folder holds images directly inside (a broken link with an image's name counts, so
+    reading it names it); hidden, ``_`` and image-less folders are no classes."""
+    split = tmp_path / "train"
+    happy = [_touch(split / "happy" / "b.png"), _touch(split / "happy" / "a.jpg")]
+    _touch(split / "happy" / "deeper" / "c.jpg")  # not directly inside
+    (split / "happy" / "gone.JPG").symlink_to(tmp_path / "nowhere.jpg")
+    (split / "happy" / "gone.txt").symlink_to(tmp_path / "nowhere.txt")
+    _touch(split / "_rejected" / "d.jpg")
+    _touch(split / ".hidden" / "e.jpg")
+    _touch(split / "empty" / "notes.txt")
+    (split / "linked").symlink_to(tmp_path / "nowhere")  # a broken link to a folder
+    (split / "sad").mkdir()
+    (split / "sad" / "lost.png").symlink_to(tmp_path / "nowhere.png")
+    assert class_images(split / "happy") == sorted([*happy, split / "happy" / "gone.JPG"])
+    assert class_folders(split) == ["happy", "sad"]
+    assert class_folders(str(split)) == ["happy", "sad"]
+    assert class_folders(tmp_path / "missing") == [] and class_folders(happy[0]) == []
+    with pytest.raises(DataError, match=r"b\.png: cannot list this folder"):
+        class_images(happy[0])  # a file is no folder
+    assert scan(split / "happy").images == sorted([*happy, split / "happy" / "deeper" / "c.jpg"])
+
+
+def test_pipeline_call_detects_then_classifies_and_labels_the_top_class():
+    class Finder:
+        def detect(self, frame):
+            return [(10, 10, 20, 20), (40, 5, 10, 10)]
+
+    class Model:
+        class_names, input_size, channels = ("calm", "glad", "cross"), 48, 1
+
+        def __init__(self):
+            self.seen = []
+
+        def predict_faces(self, crops, tta=False):
+            self.seen.append((crops.shape, tta))
+            return np.array([[0.1, 0.7, 0.2], [0.5, 0.1, 0.4]])[: len(crops)]
+
+    model = Model()
+    pipe = FacePipeline(model, Finder(), tta=True)
+    faces = pipe(np.zeros((60, 80, 3), np.uint8))
+    assert [f.box for f in faces] == [(10, 10, 20, 20), (40, 5, 10, 10)]
+    assert [f.label(pipe.class_names) for f in faces] == ["glad", "calm"]
+    assert model.seen == [((2, 48, 48, 1), True)]
+    assert level_angle(ALIGN_MIN_DEGREES) == 0.0 and level_angle(-ALIGN_MIN_DEGREES / 2) == 0.0
+    assert level_angle(ALIGN_MIN_DEGREES + 1) == ALIGN_MIN_DEGREES + 1
+
+
+class _Cascade:
+    """Stands in for OpenCV's cascade: records what ``detectMultiScale`` is given."""
+
+    def __init__(self, found):
+        self.found, self.calls = found, []
+
+    def detectMultiScale(self, image, **settings):  # noqa: N802 (OpenCV's name)
+        self.calls.append((image.copy(), settings))
+        return np.array(self.found)
+
+
+def test_haar_detects_on_the_equalized_downscaled_frame_and_scales_boxes_back():
+    frame = np.random.default_rng(1).integers(0, 256, (200, 400, 4), np.uint8)  # BGRA
+    gray = cv2.cvtColor(frame, cv2.COLOR_BGRA2GRAY)
+    haar = HaarDetector(scale_factor=1.3, min_neighbors=2, min_face=12, max_side=100)
+    haar._clf = _Cascade([[10, 20, 30, 41]])
+    assert haar.detect(frame) == [(40, 80, 120, 164)]  # found at a quarter of the size
+    image, settings = haar._clf.calls[0]
+    assert settings == {"scaleFactor": 1.3, "minNeighbors": 2, "minSize": (12, 12)}
+    assert np.array_equal(image, cv2.equalizeHist(cv2.resize(gray, (100, 50), interpolation=cv2.INTER_AREA)))
+
+    plain = HaarDetector(max_side=400, equalize=False)  # the frame's longest side: not resized
+    plain._clf = _Cascade([[1, 2, 3, 4]])
+    assert plain.detect(frame[..., :3]) == [(1, 2, 3, 4)]
+    assert np.array_equal(plain._clf.calls[0][0], cv2.cvtColor(frame[..., :3], cv2.COLOR_BGR2GRAY))
+    assert np.array_equal(to_gray(frame), gray) and to_gray(gray) is gray
+    assert _downscale(gray, None) == (gray, 1.0) and _downscale(gray, 0)[1] == 1.0
+
+
+def test_haar_setup_errors_say_what_to_install_or_which_file(tmp_path, monkeypatch):
+    with pytest.raises(RuntimeError, match=r"cannot load the Haar cascade .*nope\.xml"):
+        HaarDetector(cascade=str(tmp_path / "nope.xml"))
+    odd = os.fsencode(str(tmp_path)) + b"/\xff.xml"
+    with open(odd, "wb") as f:
+        f.write(b"")
+    with pytest.raises(ValueError, match="the cascade name is not valid UTF-8"):
+        HaarDetector(cascade=os.fsdecode(odd))
+    for attribute in ("CascadeClassifier", "data"):
+        with monkeypatch.context() as m:
+            m.delattr(cv2, attribute)
+            with pytest.raises(RuntimeError, match=r"no Haar cascades .*install opencv-python>=4.8,<5"):
+                HaarDetector()
+    assert Detection((0, 0, 1, 1), 1.0, np.zeros((1, 2), np.float32), ("left_eye",)).eyes() is None
+
+
+class _YuNet:
+    """Stands in for ``cv2.FaceDetectorYN``: records the input sizes, returns ``faces``."""
+
+    def __init__(self, faces):
+        self.faces, self.sizes = faces, []
+
+    def setInputSize(self, size):  # noqa: N802 (OpenCV's name)
+        self.sizes.append(size)
+
+    def detect(self, image):
+        assert image.ndim == 3 and image.shape[2] == 3 and (image.shape[1], image.shape[0]) == self.sizes[-1]
+        return 1, self.faces
+
+
+def test_yunet_loads_its_file_and_maps_faces_and_landmarks_back_to_the_frame(tmp_path, monkeypatch):
+    model = tmp_path / "face.onnx"
+    model.write_bytes(b"onnx")
+    row = np.array([[10, 20, 30, 40, 12, 24, 28, 24, 20, 32, 14, 44, 26, 44, 0.93]], np.float32)
+    created = []
+    net = _YuNet(row)
+
+    def create(*args):
+        created.append(args)
+        return net
+
+    monkeypatch.setattr(cv2.FaceDetectorYN, "create", create)
+    yunet = YuNetDetector(str(model), score_threshold=0.6, max_side=320)
+    assert created == [(str(model), "", (320, 320), 0.6)]
+    (face,) = yunet.detect_faces(np.zeros((480, 640), np.uint8))  # gray, twice the size it detects at
+    assert net.sizes == [(320, 240)]
+    assert face.box == (20, 40, 60, 80) and face.score == pytest.approx(0.93)
+    assert face.keypoint_names == ("right_eye", "left_eye", "nose", "mouth_right", "mouth_left")
+    assert face.keypoints.tolist() == (row[0, 4:14].reshape(5, 2) * 2).tolist()
+    assert yunet.detect(np.zeros((100, 200, 4), np.uint8)) == [(10, 20, 30, 40)]  # small enough: as it is
+    assert net.sizes[-1] == (200, 100)
+    net.faces = None
+    assert yunet.detect_faces(np.zeros((100, 200, 3), np.uint8)) == []
+
+    assert make_detector("yunet", yunet_model=str(model), detect_size=0).max_side is None
+    made = make_detector("yunet", yunet_model=str(model), min_score=0.8, detect_size=500)
+    assert (made.score_threshold, made.max_side) == (0.8, 500) and created[-1][3] == 0.8
+    assert make_detector("yunet", yunet_model=str(model)).score_threshold == YUNET_MIN_SCORE
+    with pytest.raises(FileNotFoundError, match=r"missing\.onnx: no such YuNet ONNX file"):
+        YuNetDetector(str(tmp_path / "missing.onnx"))
+    with pytest.raises(ValueError, match="score_threshold=1.5"):
+        YuNetDetector(str(model), score_threshold=1.5)
+
+
+def test_detector_option_errors_say_what_to_use_instead():
+    with pytest.raises(OptionError) as e:
+        make_detector("haar", min_score=0.5)
+    assert e.value.message == "the Haar cascade has no score: use --min-neighbors, or --detector blazeface"
+    with pytest.raises(OptionError) as e:
+        make_detector("yunet")
+    assert (e.value.option, e.value.message) == ("detector", "--detector yunet needs --yunet-model FILE.onnx")
+
+
+def test_square_window_replicates_the_border_on_every_side():
+    img = np.random.default_rng(2).integers(0, 256, (30, 40), np.uint8)
+    edge = np.pad(img, 50, mode="edge")  # the reference: NumPy's own border replication
+    for cx, cy, side in [(20, 15, 10), (2, 15, 12), (20, 1, 12), (38, 15, 12), (20, 29, 12), (0, 0, 70), (45, 35, 8)]:
+        x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
+        want = edge[y0 + 50 : y0 + 50 + side, x0 + 50 : x0 + 50 + side]
+        assert np.array_equal(_square(img, cx, cy, side), want), (cx, cy, side)
+
+
+def test_crop_faces_pads_by_the_margin_and_crops_every_box():
+    frame = np.zeros((100, 200, 3), np.uint8)
+    frame[40:60, 90:110] = 255
+    # a 10 px box with a 0.5 margin each way is the 20 px white square, nothing around it
+    crops = crop_faces(frame, [(95, 45, 10, 10), (90, 40, 20, 20), (0, 0, 10, 10)], margin=0.5)
+    assert crops.shape == (3, 48, 48, 1)
+    assert crops[0].min() == 255 and crops[2].max() == 0
+    assert 0 < crops[1].mean() < 255  # 20 px padded to 40: the white square with black around it
+    assert crop_faces(frame, [(95, 45, 10, 10)], margin=0.0)[0].min() == 255
+
+
+def test_crop_faces_downscales_without_aliasing_and_upscales_smoothly():
+    fine = (np.indices((192, 192)).sum(0) % 2 * 255).astype(np.uint8)  # a one-pixel checkerboard
+    for angle in (0.0, 20.0):
+        (crop,) = crop_faces(fine, [(0, 0, 192, 192)], 48, 0.0, 1, [angle])
+        assert crop[12:-12, 12:-12].std() < 8, angle  # INTER_AREA averages it to grey
+    ramp = np.tile(np.arange(0, 200, 50, dtype=np.uint8), (4, 1))  # 4 px, 4 levels
+    (up,) = crop_faces(ramp, [(0, 0, 4, 4)], 48, 0.0, 1)
+    assert len(np.unique(up)) > 20  # interpolated, not 4 blocks of nearest pixels
+
+
+def test_crop_faces_turns_a_tilted_bar_level():
+    """``angles`` turn each crop about its box centre by the face's roll: a bar tilted 30 degrees
+    clockwise on screen comes out level and centred; tilts under half a degree are not turned."""
+    frame = np.zeros((300, 300), np.uint8)
+    t = np.radians(30)
+    d = 200 * np.array([np.cos(t), np.sin(t)])
+    cv2.line(frame, tuple((150 - d).astype(int)), tuple((150 + d).astype(int)), 255, 12)
+    box = [(110, 110, 80, 80)]
+    (level,) = crop_faces(frame, box, 48, 0.0, 1, [30.0])
+    assert level[22:26].min() > 200  # the middle rows: the bar, from edge to edge
+    assert level[:14].max() < 30 and level[-14:].max() < 30
+    (tilted,) = crop_faces(frame, box, 48, 0.0, 1, [0.0])
+    assert tilted[22:26].min() < 30
+    assert np.array_equal(crop_faces(frame, box, 48, 0.0, 1, [0.4])[0], tilted)
+    assert not np.array_equal(crop_faces(frame, box, 48, 0.0, 1, [0.5])[0], tilted)
+    (one,) = crop_faces(frame, box, 48, 0.0, 1, [1.0])
+    assert not np.array_equal(one, tilted)
+    assert crop_faces(frame, box).shape == (1, 48, 48, 1)
+    assert crop_faces(frame, [(150, 150, 0, 0)], 8, 0.0).shape == (1, 8, 8, 1)  # an empty box is one pixel

@@ -25,6 +25,14 @@ EQUIVALENT: dict[str, str] = {
     "kerfer.evaluation.xǁReportǁto_dict__mutmut_14": 'pandas reads orient case-insensitively: "INDEX" is "index"',
     "kerfer.runtime.track.xǁSmootherǁupdate__mutmut_32": "Track.track_id is never read; update returns the dict key",
     "kerfer.runtime.track.xǁSmootherǁupdate__mutmut_33": "the new track's box is set on the next line",
+    "kerfer.runtime.roi.x__mouth_point__mutmut_7": "asarray(mouth, None) keeps the keypoint's dtype; every caller takes float() of it or subtracts a float64 midpoint, the same numbers",
+    "kerfer.runtime.roi.x__mouth_point__mutmut_9": "as _7: asarray(mouth) without the dtype, the same numbers in every caller",
+    "kerfer.runtime.roi.x__mouth_point__mutmut_25": "the other corner is still float64, so the sum is float64 as before",
+    "kerfer.runtime.roi.x__mouth_point__mutmut_27": "as _25: one float64 operand makes the sum float64",
+    "kerfer.runtime.roi.x__mouth_point__mutmut_30": "as _25, the other corner",
+    "kerfer.runtime.roi.x__mouth_point__mutmut_32": "as _25, the other corner",
+    "kerfer.runtime.roi.x__eye_geometry__mutmut_23": "keeps float32 keypoints float32: the eye midpoint rounds at float32 (under 1e-4 px at any frame size), integers are exact",
+    "kerfer.runtime.roi.x__eye_geometry__mutmut_25": "as _23: asarray(e) without the dtype",
 }
 
 
