@@ -324,6 +324,9 @@ def test_crop_faces_pads_by_the_margin_and_crops_every_box():
     assert crops[0].min() == 255 and crops[2].max() == 0
     assert 0 < crops[1].mean() < 255  # 20 px padded to 40: the white square with black around it
     assert crop_faces(frame, [(95, 45, 10, 10)], margin=0.0)[0].min() == 255
+    dot = np.zeros((20, 20), np.uint8)
+    dot[10, 10] = 255
+    assert crop_faces(dot, [(10, 10, 0, 0)], 8, 0.0).min() == 255  # an empty box: its one pixel, no more
 
 
 def test_crop_faces_downscales_without_aliasing_and_upscales_smoothly():

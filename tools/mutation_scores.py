@@ -33,6 +33,12 @@ EQUIVALENT: dict[str, str] = {
     "kerfer.runtime.roi.x__mouth_point__mutmut_32": "as _25, the other corner",
     "kerfer.runtime.roi.x__eye_geometry__mutmut_23": "keeps float32 keypoints float32: the eye midpoint rounds at float32 (under 1e-4 px at any frame size), integers are exact",
     "kerfer.runtime.roi.x__eye_geometry__mutmut_25": "as _23: asarray(e) without the dtype",
+    "kerfer.runtime.detect.x_crop_faces__mutmut_62": "side == size: resizing to its own size copies the pixels whichever the interpolation",
+    "kerfer.runtime.detect.x_crop_faces__mutmut_106": "outer == work: as _62, a resize to its own size",
+    "kerfer.runtime.detect.x__square__mutmut_28": "a pad of 1 where none is needed shifts the window by the same 1 px: the same pixels",
+    "kerfer.runtime.detect.x__square__mutmut_29": "more padding than needed (x0 > 0) is shifted away: the same window",
+    "kerfer.runtime.detect.x__square__mutmut_31": "as _29: x1 + w pads more than x1 - w, shifted away",
+    "kerfer.runtime.detect.x__square__mutmut_32": "as _29: y1 + h pads more than y1 - h, shifted away",
 }
 
 
