@@ -21,7 +21,7 @@ from fakedata import huge_png
 from kerfer.cli import main
 from kerfer.errors import DataError
 from kerfer.io import exclusive_lock
-from kerfer.runtime.cropping import LOCK, REJECTED, REPORT, crop_dataset
+from kerfer.runtime.cropping import LOCK, REJECTED, REPORT, CropReport, CropRow, crop_dataset
 from kerfer.runtime.detect import Detection
 
 
@@ -228,3 +228,68 @@ def test_crop_journal_is_gone_after_a_finished_run(tmp_path):
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [LOCK]
     shutil.rmtree(src / "sad")
     assert len(_crop(src, out).rows) == 2 and len(_rows(out)) == 3  # a photo since deleted keeps its row
+
+
+def _report(out: Path, layout: str, per_class: dict[str, int], size: int = 48, grayscale: bool = True, **kw):
+    fields = dict(src=out.parent / "SRC", roi="face", rows=[], ignored=[], seconds=1.25, report_path=out / REPORT)
+    return CropReport(out=out, layout=layout, size=size, grayscale=grayscale, per_class=per_class, **{**fields, **kw})
+
+
+def test_the_next_train_command_names_the_splits_train_reads(tmp_path):
+    """Train and validation splits by their usual names (any case), else the first split and no
+    validation; a one-level OUT is the split of its parent; size and colour only when not 48 gray."""
+    out = tmp_path / "my crops"
+    q = f"'{out}'"
+    assert _report(out, "splits", {"Val/sad": 1, "Train/happy": 2}).train_command() == (
+        f"kerfer train --data {q} --train-split Train --val-split Val --epochs 30 --out 'runs/my crops'"
+    )
+    for splits, train, val in [
+        (("training", "publictest"), "training", "publictest"),
+        (("b", "a"), "a", "none"),
+        (("test", "train", "valid"), "train", "valid"),
+        (("test", "other"), "other", "test"),
+    ]:
+        line = _report(out, "splits", {f"{s}/x": 1 for s in splits}).train_command()
+        assert f" --train-split {train} --val-split {val} " in line, (splits, line)
+    one = _report(tmp_path / "OUT", "classes", {"happy": 1}, size=64, grayscale=False).train_command()
+    assert one == (
+        f"kerfer train --data {tmp_path} --train-split OUT --val-split none --image-size 64 --color-mode rgb "
+        "--epochs 30 --out runs/OUT"
+    )
+    assert (
+        _report(tmp_path / "OUT", "classes", {"happy": 1}, size=32).train_command().count(" --image-size 32 --epochs")
+        == 1
+    )
+    assert _report(Path("/"), "splits", {"train/x": 1}).train_command().endswith(" --out runs/crops")
+
+
+def test_the_summary_counts_each_outcome_and_says_where_the_photos_went(tmp_path):
+    out = tmp_path / "OUT"
+    rows = [
+        CropRow("happy/a.png", "cropped", 1, "happy/a.png"),
+        CropRow("happy/b.png", "no_face", 0, f"{REJECTED}/no_face/happy/b.png"),
+        CropRow("happy/c.png", "multiple_faces", 2, f"{REJECTED}/multiple_faces/happy/c.png"),
+        CropRow("sad/d.png", "multiple_faces", 3, f"{REJECTED}/multiple_faces/sad/d.png"),
+        CropRow("sad/e.png", "unreadable", 0, "", "cannot read"),
+        CropRow("sad/f.png", "unreadable", 0, f"{REJECTED}/unreadable/sad/f.png"),
+    ]
+    ignored = [tmp_path / "SRC" / n for n in ("notes.txt", "a.heic", "b.heic", "c.heic")]
+    report = _report(out, "classes", {"happy": 1, "sad": 0}, rows=rows, ignored=ignored, roi="mouth", grayscale=False)
+    assert report.cropped == 1 and report.count("multiple_faces") == 2
+    assert report.summary_lines() == [
+        f"cropped 1 of 6 photos (mouth, 48x48 colour) into {out} in 1.2 s:",
+        "  happy: 1",
+        "  sad: 0",
+        f"no face: 1 (copied to {out / REJECTED / 'no_face'})",
+        f"several faces: 2 (copied to {out / REJECTED / 'multiple_faces'}; --on-multiple largest crops the largest face)",
+        f"unreadable: 2 (copied to {out / REJECTED / 'unreadable'}; 1 could not be read at all: see the report)",
+        "not read: 4 file(s) outside class folders or of other types (notes.txt, a.heic, b.heic, ...)",
+        f"report: {out / REPORT}",
+    ]
+    largest = _report(out, "classes", {"happy": 2}, rows=rows[:3], on_multiple="largest")
+    assert largest.summary_lines()[1:4] == [
+        "  happy: 2",
+        f"no face: 1 (copied to {out / REJECTED / 'no_face'})",
+        "several faces: 1 (cropped the largest face of each)",
+    ]
+    assert largest.summary_lines()[0].endswith("(face, 48x48 grayscale) into " + f"{out} in 1.2 s:")
