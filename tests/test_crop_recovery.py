@@ -293,3 +293,24 @@ def test_the_summary_counts_each_outcome_and_says_where_the_photos_went(tmp_path
         "several faces: 1 (cropped the largest face of each)",
     ]
     assert largest.summary_lines()[0].endswith("(face, 48x48 grayscale) into " + f"{out} in 1.2 s:")
+
+
+class TwoFaces:
+    """A tall narrow face on the left half of a photo, a wide one of a larger area on the right."""
+
+    def detect_faces(self, frame: np.ndarray) -> list[Detection]:
+        return [Detection((4, 10, 6, 20)), Detection((36, 20, 24, 8))]
+
+
+def test_on_multiple_largest_crops_the_face_with_the_largest_box(tmp_path):
+    img = np.zeros((64, 64, 3), np.uint8)
+    img[:, 32:] = 255  # the wide face's half is white, the tall one's black
+    (tmp_path / "SRC" / "happy").mkdir(parents=True)
+    cv2.imwrite(str(tmp_path / "SRC" / "happy" / "two.png"), img)
+    report = crop_dataset(
+        tmp_path / "SRC", tmp_path / "OUT", detector=TwoFaces(), progress=False, on_multiple="largest"
+    )
+    (row,) = report.rows
+    assert (row.status, row.faces, row.note) == ("multiple_faces", 2, "kept the largest of 2 faces")
+    crop = cv2.imread(str(tmp_path / "OUT" / row.output), cv2.IMREAD_UNCHANGED)
+    assert crop.min() == 255  # the 24x8 face (192 px), not the taller 6x20 one (120 px)
