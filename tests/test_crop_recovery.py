@@ -19,9 +19,9 @@ from click.testing import CliRunner
 from fakedata import huge_png
 
 from kerfer.cli import main
-from kerfer.errors import DataError
+from kerfer.errors import DataError, ImageReadError
 from kerfer.io import exclusive_lock
-from kerfer.runtime.cropping import LOCK, REJECTED, REPORT, CropReport, CropRow, crop_dataset
+from kerfer.runtime.cropping import LOCK, REJECTED, REPORT, CropReport, CropRow, _hex, _problem, _row, crop_dataset
 from kerfer.runtime.detect import Detection
 
 
@@ -314,3 +314,54 @@ def test_on_multiple_largest_crops_the_face_with_the_largest_box(tmp_path):
     assert (row.status, row.faces, row.note) == ("multiple_faces", 2, "kept the largest of 2 faces")
     crop = cv2.imread(str(tmp_path / "OUT" / row.output), cv2.IMREAD_UNCHANGED)
     assert crop.min() == 255  # the 24x8 face (192 px), not the taller 6x20 one (120 px)
+
+
+def test_report_rows_are_read_back_as_written_and_bad_hashes_are_dropped(tmp_path):
+    """A report is text a user may edit: its fields come back as written, a hash only when it is
+    64 hex digits (any case, spaces around), and a report from before sources were relative to
+    SRC is re-keyed when its absolute path lies under SRC."""
+    sha = "AB" * 32
+    r = {"source": "happy/a.png", "status": "cropped", "faces": "2", "output": "happy/a_2.png", "note": "n",
+         "src": "/S", "source_sha256": f" {sha} ", "output_sha256": "cd" * 32}  # fmt: skip
+    assert _row(r, tmp_path) == CropRow("happy/a.png", "cropped", 2, "happy/a_2.png", "n", "/S", sha.lower(), "cd" * 32)
+    bare = _row({"source": "a.png", "status": "no_face", "faces": "", "output": ""}, tmp_path)
+    assert bare == CropRow("a.png", "no_face", 0, "", "", "", "", "")
+    old = _row(
+        {"source": str(tmp_path / "happy" / "a.png"), "status": "cropped", "faces": "1", "output": "o"}, tmp_path
+    )
+    assert (old.source, old.src) == ("happy/a.png", str(tmp_path))
+    elsewhere = _row({"source": "/elsewhere/a.png", "status": "cropped", "faces": "1", "output": "o"}, tmp_path)
+    assert (elsewhere.source, elsewhere.src) == ("/elsewhere/a.png", "")
+    kept = _row({"source": "/x/a.png", "status": "cropped", "faces": "1", "output": "o", "src": "/S"}, tmp_path)
+    assert (kept.source, kept.src) == ("/x/a.png", "/S")
+    assert [_hex(v) for v in (None, "", "ab" * 31, "ab" * 32 + "a", "g" + "a" * 63, "0" * 64)] == [""] * 5 + ["0" * 64]
+
+
+def test_a_photo_error_is_its_last_line_without_the_file_name():
+    assert _problem(ImageReadError("/x/a.png: cannot decode image (OpenCV: bad: worse)")) == (
+        "cannot decode image (OpenCV: bad: worse)"
+    )
+    assert _problem(ValueError("first\na: b  ")) == "a: b"  # not an ImageReadError: kept whole
+    assert _problem(MemoryError()) == "MemoryError"
+
+
+def test_an_unreadable_photo_rows_carry_no_faces_no_hash_and_keep_the_earlier_output(tmp_path, monkeypatch):
+    src, out = _src(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
+    (src / "sad" / "gone.png").symlink_to(tmp_path / "deleted.png")
+    first = {r.source: r for r in _crop(src, out).rows}
+    key = str(src.resolve())
+    assert first["sad/gone.png"] == CropRow("sad/gone.png", "unreadable", 0, "", first["sad/gone.png"].note, key)
+    real = np.fromfile
+
+    def fromfile(path, *a, **kw):
+        if Path(path).name == "p10.png":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path, *a, **kw)
+
+    monkeypatch.setattr(np, "fromfile", fromfile)
+    again = {r.source: r for r in _crop(src, out).rows}
+    row, was = again["happy/p10.png"], first["happy/p10.png"]
+    assert (row.status, row.faces, row.src, row.source) == ("unreadable", 0, key, "happy/p10.png")
+    assert (row.output, row.source_sha256, row.output_sha256) == (was.output, was.source_sha256, was.output_sha256)
+    assert row.note.endswith("; its earlier output is kept")
+    assert {r["source"]: r for r in _rows(out)}["happy/p10.png"]["faces"] == "0"

@@ -39,6 +39,12 @@ EQUIVALENT: dict[str, str] = {
     "kerfer.runtime.detect.x__square__mutmut_29": "more padding than needed (x0 > 0) is shifted away: the same window",
     "kerfer.runtime.detect.x__square__mutmut_31": "as _29: x1 + w pads more than x1 - w, shifted away",
     "kerfer.runtime.detect.x__square__mutmut_32": "as _29: y1 + h pads more than y1 - h, shifted away",
+    "kerfer.runtime.cropping.xǁ_Cropperǁunreadable__mutmut_4": 'sha None is falsy like "": _History.match looks it up nowhere either way',
+    "kerfer.runtime.cropping.xǁ_Cropperǁunreadable__mutmut_9": 'no recorded source_sha256 can be "XXXX" (_hex keeps 64 hex digits only): no match either way',
+    "kerfer.runtime.cropping.xǁ_Cropperǁunreadable__mutmut_13": "an outcome without data goes to _keep, which never reads rel_dir",
+    "kerfer.runtime.cropping.xǁ_Cropperǁunreadable__mutmut_14": "as _13: _keep never reads the suffix",
+    "kerfer.runtime.cropping.xǁ_Cropperǁunreadable__mutmut_24": "as _13, rel_dir",
+    "kerfer.runtime.cropping.xǁ_Cropperǁunreadable__mutmut_25": "as _14, the suffix",
 }
 
 
