@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import cv2
@@ -9,7 +10,7 @@ import pytest
 from fakedata import huge_png
 
 from kerfer.errors import DataError, ImageReadError, OptionError
-from kerfer.options import ALIGN_MIN_DEGREES, IMAGE_EXTENSIONS, YUNET_MIN_SCORE
+from kerfer.options import ALIGN_MIN_DEGREES, IMAGE_EXTENSIONS, MAX_MARGIN, YUNET_MIN_SCORE
 from kerfer.runtime.detect import (
     Detection,
     HaarDetector,
@@ -22,7 +23,7 @@ from kerfer.runtime.detect import (
 )
 from kerfer.runtime.images import _opencv_problem, as_frame, encode_image, read_image, rotate_image, write_image
 from kerfer.runtime.pipeline import FacePipeline, level_angle
-from kerfer.runtime.scan import class_folders, class_images, scan, skipped_note
+from kerfer.runtime.scan import class_folders, class_images, find_sources, scan, skipped_note
 from kerfer.runtime.track import Smoother, iou
 
 
@@ -358,3 +359,92 @@ def test_crop_faces_turns_a_tilted_bar_level():
     assert not np.array_equal(one, tilted)
     assert crop_faces(frame, box).shape == (1, 48, 48, 1)
     assert crop_faces(frame, [(150, 150, 0, 0)], 8, 0.0).shape == (1, 8, 8, 1)  # an empty box is one pixel
+
+
+class _Model:
+    """A stand-in classifier: records the crops and ``tta`` it is given."""
+
+    class_names, input_size, channels = ("calm", "glad", "cross"), 48, 1
+
+    def __init__(self):
+        self.seen = []
+
+    def predict_faces(self, crops, tta=False):
+        self.seen.append((crops.copy(), tta))
+        return np.tile([0.2, 0.5, 0.3], (len(crops), 1))
+
+
+def test_pipeline_defaults_margins_and_plain_boxes():
+    model = _Model()
+    pipe = FacePipeline(model, detector=HaarDetector())
+    assert (pipe.tta, pipe.align, pipe.margin) == (False, True, 0.1) and isinstance(pipe.detector, HaarDetector)
+    for margin in (0.0, MAX_MARGIN):
+        assert FacePipeline(model, HaarDetector(), margin=margin).margin == margin
+    for margin in (-0.01, MAX_MARGIN + 0.01):
+        with pytest.raises(ValueError, match="margin="):
+            FacePipeline(model, HaarDetector(), margin=margin)
+    with pytest.raises(TypeError, match=r"expected a kerfer.Classifier or a model argument \(a run directory"):
+        FacePipeline(object(), HaarDetector())
+    frame = np.random.default_rng(4).integers(0, 256, (60, 80, 3), np.uint8)
+    faces = pipe.classify(frame, [(10.7, 5.2, 30.0, 30.0)])  # a plain box, floats truncated
+    assert [f.box for f in faces] == [(10, 5, 30, 30)] and faces[0].detection == Detection((10, 5, 30, 30))
+    assert faces[0].probs.tolist() == [0.2, 0.5, 0.3]
+    crops, tta = model.seen[-1]
+    assert tta is False and np.array_equal(crops, crop_faces(frame, [(10, 5, 30, 30)], 48, 0.1, 1))
+    assert pipe.classify(frame, []) == []
+
+
+def test_find_sources_reads_both_layouts_and_names_what_is_wrong(tmp_path):
+    """``SRC/<class>/img`` or ``SRC/<split>/<class>/img``; hidden and ``_`` folders are
+    not read (a link to a class folder is one); each layout mistake is one DataError naming the folders at fault."""
+    flat = tmp_path / "flat"
+    a = _touch(flat / "happy" / "a.png")
+    _touch(flat / "happy" / "notes.txt")
+    _touch(flat / "_rejected" / "x" / "r.png")
+    _touch(flat / ".cache" / "y" / "c.png")
+    (flat / "linked").symlink_to(flat / "happy")
+    found = find_sources(flat)
+    assert (found.layout, found.groups) == ("classes", {"happy": [a], "linked": [flat / "linked" / "a.png"]})
+    assert found.ignored == [flat / "happy" / "notes.txt"] and found.unreadable == []
+
+    nested = tmp_path / "nested"
+    t = _touch(nested / "train" / "sad" / "t.jpg")
+    v = _touch(nested / "val" / "sad" / "v.jpg")
+    _touch(nested / "val" / "empty" / "readme.md")
+    (nested / "val" / "lost").mkdir()
+    (nested / "val" / "lost" / "l.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    found = find_sources(nested)
+    assert (found.layout, found.groups) == ("splits", {"train/sad": [t], "val/lost": [], "val/sad": [v]})
+    assert [u.path for u in found.unreadable] == [nested / "val" / "lost" / "l.jpg"]
+
+    loose = tmp_path / "loose"
+    for name in "abcd":
+        _touch(loose / f"{name}.png")
+    with pytest.raises(DataError, match=r"4 image\(s\) directly in this folder \(a\.png, b\.png, c\.png, \.\.\.\)"):
+        find_sources(loose)
+    with pytest.raises(DataError, match=r"1 image\(s\) directly in this folder \(a\.png\): put them"):
+        find_sources(flat / "happy")
+    both = tmp_path / "both"
+    _touch(both / "train" / "x.png")
+    for name in "pqrs":
+        _touch(both / "train" / name / "y.png")
+    with pytest.raises(DataError, match=r"train: holds images and class folders with images \(p, q, r\); a folder is"):
+        find_sources(both)
+    mixed = tmp_path / "mixed"
+    for name in "abcd":
+        _touch(mixed / name / "x.png")
+        _touch(mixed / f"s{name}" / "c" / "x.png")
+    with pytest.raises(DataError, match=r"mixes class folders \(a, b, c\) with split folders \(sa, sb, sc\); use"):
+        find_sources(mixed)
+    (tmp_path / "none" / "happy").mkdir(parents=True)
+    types = ", ".join(sorted(IMAGE_EXTENSIONS))
+    with pytest.raises(DataError, match=rf"no class folders with images inside .*; image types {re.escape(types)}\)$"):
+        find_sources(tmp_path / "none")
+    with pytest.raises(DataError, match=r"a\.png: not a folder"):
+        find_sources(a)
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        find_sources(tmp_path / "missing")
+    assert scan(flat, hidden=False).images == [a]
+    assert scan(flat, recursive=False).images == [] and scan(flat).images == sorted(
+        [a, flat / ".cache" / "y" / "c.png", flat / "_rejected" / "x" / "r.png"]
+    )
