@@ -77,8 +77,12 @@ def test_read_image_names_the_file_and_converts_depth_and_channels(tmp_path):
     (tmp_path / "notes.jpg").write_bytes(b"not a jpeg")
     with pytest.raises(ImageReadError, match="notes.jpg: cannot decode image"):
         read_image(tmp_path / "notes.jpg")
-    with pytest.raises(ImageReadError, match="missing.png: cannot read"):
+    with pytest.raises(ImageReadError, match=r"missing.png: cannot read \(No such file or directory\)$"):
         read_image(tmp_path / "missing.png")
+    with pytest.raises(ImageReadError, match=r": cannot read \(Is a directory\)$"):  # strerror, not "[Errno 21] ..."
+        read_image(tmp_path)
+    with pytest.raises(ImageReadError, match=r"cannot read \(.*null"):  # a ValueError: no strerror, its text
+        read_image(str(tmp_path / "a\0b.png"))
 
 
 def test_opencv_refusals_become_one_line(tmp_path):

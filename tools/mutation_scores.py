@@ -77,7 +77,8 @@ def main() -> int:
         counts[module(name)][status] += 1
     bad = 0
     print(
-        f"{'module':32} {'mutants':>7} {'killed':>6} {'timeout':>7} {'survived':>8} {'no tests':>8} {'equiv':>5} score"
+        f"{'module':36} {'mutants':>7} {'killed':>6} {'timeout':>7} {'survived':>8} {'no tests':>8} {'equiv':>5} "
+        f"{'not run':>7} score"
     )
     for mod, c in sorted(counts.items()):
         killed = c["killed"] + c["timeout"]
