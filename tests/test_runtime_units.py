@@ -127,14 +127,25 @@ def test_rotate_image_keeps_every_pixel_on_a_larger_canvas():
         corners.min() > -0.5 and corners[0].max() < turned.shape[1] + 0.5 and corners[1].max() < turned.shape[0] + 0.5
     )
     assert np.array_equal(rotate_image(img, 0)[0], img)
+    assert rotate_image(np.zeros((20, 40, 3), np.uint8), 90)[0].shape == (40, 20, 3)
 
 
 def test_as_frame_converts_16_bit_and_refuses_what_it_cannot_tell_apart():
-    assert as_frame(np.full((2, 3), 257 * 9, np.uint16)).tolist() == [[9] * 3] * 2
+    converted = as_frame(np.full((2, 3), 257 * 9 + 200, np.uint16))
+    assert converted.dtype == np.uint8 and converted.tolist() == [[9] * 3] * 2
     assert as_frame(np.zeros((2, 3, 1), np.uint8)).shape == (2, 3)
-    for bad, error in [(None, TypeError), ([[0]], TypeError), (np.zeros((2, 3), np.float32), TypeError)]:
-        with pytest.raises(error):
+    for bad, says in [
+        (
+            None,
+            "frame is None: cv2.imread returns None for a file it cannot read (missing, unreadable or not an image)",
+        ),
+        (None, "read it with kerfer.runtime.images.read_image, which says why"),
+        ([[0]], "expected a NumPy array of uint8 pixels, (H, W[, 3 or 4]), got list"),
+        (np.zeros((2, 3), np.float32), "for floats in 0..255 frame.astype(np.uint8)"),
+    ]:
+        with pytest.raises(TypeError) as e:
             as_frame(bad)
+        assert says in str(e.value)
     for shape in [(2, 3, 2), (2,), (0, 3)]:
         with pytest.raises(ValueError, match=r"frame has shape"):
             as_frame(np.zeros(shape, np.uint8))
@@ -452,3 +463,27 @@ def test_find_sources_reads_both_layouts_and_names_what_is_wrong(tmp_path):
     assert scan(flat, recursive=False).images == [] and scan(flat).images == sorted(
         [a, flat / ".cache" / "y" / "c.png", flat / "_rejected" / "x" / "r.png"]
     )
+
+
+def test_decode_normalizes_float_images_and_reads_colour_as_gray(tmp_path, monkeypatch):
+    """A float TIFF (0..1) is stretched to 0..255, not truncated to black; ``gray=True`` turns a
+    colour file gray the way OpenCV does; an empty file and a decode out of memory are one line."""
+    ramp = np.linspace(0, 1, 20, dtype=np.float32).reshape(4, 5)
+    (tmp_path / "f.tiff").write_bytes(encode_image(ramp, ".tiff"))
+    img = read_image(tmp_path / "f.tiff", gray=True)
+    assert img.dtype == np.uint8 and (img.min(), img.max()) == (0, 255)
+    assert np.array_equal(img, cv2.normalize(ramp, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8))
+    colour = np.random.default_rng(5).integers(0, 256, (6, 7, 3), np.uint8)
+    write_image(tmp_path / "c.png", colour)
+    assert np.array_equal(read_image(tmp_path / "c.png", gray=True), cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY))
+    assert np.array_equal(read_image(tmp_path / "c.png"), colour)
+    (tmp_path / "empty.png").write_bytes(b"")
+    with pytest.raises(ImageReadError, match=r"empty\.png: cannot decode image \(unreadable or not an image\)$"):
+        read_image(tmp_path / "empty.png")
+
+    def no_memory(*args):
+        raise MemoryError
+
+    monkeypatch.setattr(cv2, "imdecode", no_memory)
+    with pytest.raises(ImageReadError, match=r"c\.png: cannot decode image \(too large for the memory available\)$"):
+        read_image(tmp_path / "c.png")
