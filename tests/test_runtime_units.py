@@ -18,6 +18,7 @@ from kerfer.runtime.detect import (
     _downscale,
     _square,
     crop_faces,
+    find_faces,
     make_detector,
     to_gray,
 )
@@ -346,9 +347,9 @@ def test_crop_faces_pads_by_the_margin_and_crops_every_box():
 
 
 def test_crop_faces_downscales_without_aliasing_and_upscales_smoothly():
-    fine = (np.indices((192, 192)).sum(0) % 2 * 255).astype(np.uint8)  # a one-pixel checkerboard
-    for angle in (0.0, 20.0):
-        (crop,) = crop_faces(fine, [(0, 0, 192, 192)], 48, 0.0, 1, [angle])
+    fine = (np.indices((150, 150)).sum(0) % 2 * 255).astype(np.uint8)  # a one-pixel checkerboard
+    for angle in (0.0, 20.0):  # 150 px to 48: not a whole factor, where INTER_LINEAR aliases
+        (crop,) = crop_faces(fine, [(0, 0, 150, 150)], 48, 0.0, 1, [angle])
         assert crop[12:-12, 12:-12].std() < 8, angle  # INTER_AREA averages it to grey
     ramp = np.tile(np.arange(0, 200, 50, dtype=np.uint8), (4, 1))  # 4 px, 4 levels
     (up,) = crop_faces(ramp, [(0, 0, 4, 4)], 48, 0.0, 1)
@@ -487,3 +488,65 @@ def test_decode_normalizes_float_images_and_reads_colour_as_gray(tmp_path, monke
     monkeypatch.setattr(cv2, "imdecode", no_memory)
     with pytest.raises(ImageReadError, match=r"c\.png: cannot decode image \(too large for the memory available\)$"):
         read_image(tmp_path / "c.png")
+
+
+def test_detector_options_are_checked_passed_on_and_named(tmp_path, monkeypatch):
+    """Each option reaches the detector ``make_detector`` builds; each refusal names the option
+    and what it must be; the boundary values are allowed."""
+    haar = make_detector("haar", scale_factor=1.2, min_neighbors=0, min_face=30, detect_size=0)
+    assert (haar.scale_factor, haar.min_neighbors, haar.min_face, haar.max_side) == (1.2, 0, 30, None)
+    assert HaarDetector(max_side=0).max_side == 0 and HaarDetector(max_side=32).max_side == 32
+    blaze = make_detector("blazeface", min_score=0.9, min_face=30)
+    assert (blaze.score_threshold, blaze.min_face) == (0.9, 30)
+    for kwargs, says in [
+        ({"scale_factor": 1.0}, "scale_factor=1.0: must be a number > 1.0 (e.g. 1.1 or 1.2)"),
+        ({"min_neighbors": -1}, "min_neighbors=-1: must be an integer >= 0"),
+        ({"min_face": 0}, "min_face=0: must be an integer >= 1 (pixels)"),
+        ({"max_side": 1}, "max_side=1: must be 0/None (full size) or >= 32"),
+    ]:
+        with pytest.raises(ValueError) as e:
+            HaarDetector(**kwargs)
+        assert str(e.value) == says
+    with pytest.raises(OptionError) as e:
+        make_detector("nope")
+    assert str(e.value) == "detector: 'nope' is not a detector: use blazeface, haar, yunet"
+    with pytest.raises(ValueError) as e:
+        YuNetDetector(str(tmp_path), score_threshold=0.0)
+    assert str(e.value) == "score_threshold=0.0: must be a number between 0 and 1"
+    monkeypatch.delattr(cv2, "data")
+    with pytest.raises(RuntimeError, match=r"^this OpenCV build has no Haar cascades \(opencv-python 5\.x dropped"):
+        HaarDetector()
+
+
+def test_yunet_at_full_size_and_a_model_name_opencv_cannot_open(tmp_path, monkeypatch):
+    net = _YuNet(None)
+    monkeypatch.setattr(cv2.FaceDetectorYN, "create", lambda *args: net)
+    model = tmp_path / "face.onnx"
+    model.write_bytes(b"onnx")
+    assert YuNetDetector(str(model), max_side=None).detect_faces(np.zeros((700, 900, 3), np.uint8)) == []
+    assert net.sizes == [(900, 700)]  # no max_side: the frame as it is
+    odd = os.fsencode(str(tmp_path)) + b"/\xff.onnx"
+    with open(odd, "wb") as f:
+        f.write(b"onnx")
+    with pytest.raises(ValueError, match="the model name is not valid UTF-8"):
+        YuNetDetector(os.fsdecode(odd))
+
+
+def test_find_faces_gives_a_box_only_detector_the_frame_and_turns_a_tilted_dot_about_the_box_centre():
+    class Boxes:
+        def __init__(self):
+            self.frames = []
+
+        def detect(self, frame):
+            self.frames.append(frame.shape)
+            return [(1.0, 2.0, 3.0, 4.0)]
+
+    boxes = Boxes()
+    assert find_faces(boxes, np.zeros((5, 6, 4), np.uint8)) == [Detection((1, 2, 3, 4))]
+    assert boxes.frames == [(5, 6, 4)]
+    frame = np.zeros((300, 300), np.uint8)
+    frame[149:152, 149:152] = 255  # a dot on the box centre stays on the crop's centre, whatever the turn
+    for angle in (30.0, -45.0, 90.0):
+        (crop,) = crop_faces(frame, [(110, 110, 80, 80)], 48, 0.0, 1, [angle])
+        y, x = np.unravel_index(np.argmax(crop), crop.shape[:2])
+        assert abs(y - 23.5) <= 1.5 and abs(x - 23.5) <= 1.5, (angle, y, x)
