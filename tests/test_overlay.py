@@ -318,3 +318,27 @@ def test_fps_is_green_text_in_the_top_left_corner():
     assert green.sum() > 50 and ys.max() < 30 and xs.min() >= 8 and xs.max() < 120
     assert not np.array_equal(a, b)
     assert (a[..., 0] == 0).all() and (a[..., 2] == 0).all()  # green only, anti-aliased
+
+
+def test_bar_names_label_and_fps_are_anti_aliased_text_and_names_are_cut_to_eight_letters():
+    """Each bar is named at its right (white, at most 8 letters); the label, the names and the
+    FPS are drawn anti-aliased (blended edge pixels, not just the two colours)."""
+    names = ("abcdefghijkl", "glad")
+    x, y, w, h = 60, 100, 120, 120
+    frame = _frame(0)
+    draw_face(frame, (x, y, w, h), np.array([0.3, 0.7]), names)
+    bx, bar_w = x + w + 6, 60
+    start = bx + bar_w + 4
+    (eight, _), _ = cv2.getTextSize("abcdefgh", cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1)
+    for i in range(2):
+        text = frame[y + i * 14 : y + i * 14 + 12, start - 1 :]
+        cols = np.flatnonzero(text.max(axis=(0, 2)) > 0)
+        assert cols.size and cols.min() <= 2 and len(np.unique(text)) > 2, i  # there, just right of the bar, blended
+    first = frame[y : y + 12, start - 1 :]
+    assert np.flatnonzero(first.max(axis=(0, 2)) > 0).max() <= eight + 2  # "abcdefgh", not "abcdefghi..."
+    assert np.all(frame[y + 32 :, start - 1 :] == 0)  # two classes, two names (and the g's tail)
+    band = frame[y - 20 : y, x : x + 60]
+    assert len({tuple(p) for p in band.reshape(-1, 3)}) > 3  # band colour, white and the blend between
+    fps = _frame(0)
+    overlay.draw_fps(fps, 12.5)
+    assert len(np.unique(fps[..., 1])) > 2
