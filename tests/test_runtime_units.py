@@ -23,8 +23,8 @@ from kerfer.runtime.detect import (
     to_gray,
 )
 from kerfer.runtime.images import _opencv_problem, as_frame, encode_image, read_image, rotate_image, write_image
-from kerfer.runtime.pipeline import FacePipeline, level_angle
-from kerfer.runtime.scan import class_folders, class_images, find_sources, scan, skipped_note
+from kerfer.runtime.pipeline import FacePipeline, level_angle, make_pipeline
+from kerfer.runtime.scan import Unreadable, class_folders, class_images, find_sources, scan, skipped_note
 from kerfer.runtime.track import Smoother, iou
 
 
@@ -550,3 +550,53 @@ def test_find_faces_gives_a_box_only_detector_the_frame_and_turns_a_tilted_dot_a
         (crop,) = crop_faces(frame, [(110, 110, 80, 80)], 48, 0.0, 1, [angle])
         y, x = np.unravel_index(np.argmax(crop), crop.shape[:2])
         assert abs(y - 23.5) <= 1.5 and abs(x - 23.5) <= 1.5, (angle, y, x)
+
+
+def test_scan_reports_pipes_and_unlistable_folders_and_goes_on_past_folder_links(tmp_path, monkeypatch):
+    folder = tmp_path / "photos"
+    (folder / "a_dir").mkdir(parents=True)
+    (folder / "b_link").symlink_to(folder / "a_dir")  # a link to a folder: not followed, the listing goes on
+    after = _touch(folder / "c.png")
+    os.mkfifo(folder / "d.png")
+    found = scan(folder)
+    assert found.images == [after]
+    assert found.unreadable == [Unreadable(folder / "d.png", "not a regular file (a device, socket or pipe)")]
+    three = tmp_path / "three"
+    for name in "abc":
+        _touch(three / f"{name}.png")
+    with pytest.raises(DataError, match=r"\(a\.png, b\.png, c\.png\): put them"):
+        find_sources(three)
+
+    split = tmp_path / "SRC" / "train"
+    ok = _touch(split / "happy" / "a.png")
+    _touch(split / "sad" / "b.png")
+    real = os.scandir
+
+    def scandir(path="."):
+        if Path(path).name in ("sad", "locked"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    assert class_folders(split) == ["happy"]  # a class folder it cannot list is no class
+    found = find_sources(tmp_path / "SRC")
+    assert found.groups == {"train/happy": [ok]}
+    assert found.unreadable == [Unreadable(split / "sad", "cannot list this folder (Permission denied)")]
+    (tmp_path / "locked").mkdir()
+    with pytest.raises(DataError, match=r"locked: cannot list this folder \(Permission denied\)$"):
+        find_sources(tmp_path / "locked")
+
+
+def test_make_pipeline_and_the_default_detector_and_model():
+    from kerfer.runtime.blazeface import BlazeFaceDetector
+    from kerfer.runtime.classifier import Classifier
+
+    pipe = make_pipeline(detector="haar")
+    assert isinstance(pipe.classifier, Classifier) and isinstance(pipe.detector, HaarDetector)
+    assert (pipe.tta, pipe.align, pipe.margin) == (False, True, 0.1) and len(pipe.class_names) == 7
+    other = make_pipeline("ferplus", detector="haar", tta=True, align=False, margin=0.3)
+    assert (other.tta, other.align, other.margin, len(other.class_names)) == (True, False, 0.3, 8)
+    assert len(FacePipeline("ferplus", HaarDetector()).class_names) == 8  # the named model, not the default
+    assert isinstance(FacePipeline(_Model()).detector, BlazeFaceDetector)
+    with pytest.raises(TypeError, match="SavedModel, 'fer2013', 'ferplus' or None"):
+        FacePipeline(object(), HaarDetector())
