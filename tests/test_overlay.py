@@ -342,3 +342,12 @@ def test_bar_names_label_and_fps_are_anti_aliased_text_and_names_are_cut_to_eigh
     fps = _frame(0)
     overlay.draw_fps(fps, 12.5)
     assert len(np.unique(fps[..., 1])) > 2
+
+
+def test_the_emoji_beside_a_face_is_its_top_class_and_a_bar_that_would_leave_the_frame_is_not_begun():
+    happy, sad = _drawn("emoji", top="happy")[1], _drawn("emoji", top="sad")[1]
+    x, y, w, h = BOX
+    assert not np.array_equal(happy[:, x + w + 2 :], sad[:, x + w + 2 :])
+    frame = _frame(0)
+    draw_face(frame, (520, 334, 100, 60), np.full(7, 1 / 7), FER2013_CLASSES)  # the fifth bar would start at 390
+    assert not _is(frame, overlay.EMOTION_COLORS[4]).any()

@@ -87,6 +87,8 @@ EQUIVALENT: dict[str, str] = {
     "kerfer.runtime.scan.xǁScanǁskip__mutmut_9": "skipped_names past the third are never read (skipped_note shows 3 and counts the rest)",
     "kerfer.runtime.scan.xǁScanǁskip__mutmut_11": "as _9",
     "kerfer.runtime.scan.x_scan__mutmut_3": "skipped_paths is read only by _ignored, which asks for it: the default only saves memory",
+    "kerfer.runtime.overlay.x_draw_face__mutmut_101": "text=None is falsy, read as `key is None and text`: text=False",
+    "kerfer.runtime.overlay.x_draw_face__mutmut_154": "return for break: the bar loop is the function's last statement",
     "kerfer.runtime.cropping.xǁ_Cropperǁunreadable__mutmut_4": 'sha None is falsy like "": _History.match looks it up nowhere either way',
     "kerfer.runtime.cropping.xǁ_Cropperǁunreadable__mutmut_9": 'no recorded source_sha256 can be "XXXX" (_hex keeps 64 hex digits only): no match either way',
     "kerfer.runtime.cropping.xǁ_Cropperǁunreadable__mutmut_13": "an outcome without data goes to _keep, which never reads rel_dir",
