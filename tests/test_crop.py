@@ -15,6 +15,7 @@ from conftest import MEDIA, needs_media
 
 from kerfer.cli import main
 from kerfer.errors import DataError
+from kerfer.options import ALIGN_MIN_DEGREES, ROIS
 from kerfer.runtime.cropping import REJECTED, REPORT, crop_dataset
 from kerfer.runtime.detect import Detection, crop_faces
 from kerfer.runtime.pipeline import level_angle
@@ -247,6 +248,86 @@ def test_roi_boxes_follow_keypoints_and_tilt():
     assert mx == pytest.approx(150 - 25 * np.sin(t)) and my == pytest.approx(150 + 25 * np.cos(t))
     with pytest.raises(ValueError, match="roi="):
         roi_box(plain, "nose")
+
+
+def _tilted_eyes(degrees: float, centre=(150.0, 140.0), half: float = 20.0) -> np.ndarray:
+    """Two eye points ``2 * half`` px apart, their line turned ``degrees`` clockwise on screen."""
+    t = np.radians(degrees)
+    d = half * np.array([np.cos(t), np.sin(t)])
+    return np.array([np.subtract(centre, d), np.add(centre, d)], np.float32)
+
+
+def test_roi_boxes_from_mouth_corners_eyes_alone_and_degenerate_eyes():
+    """The keypoint cases a synthetic detection can pin without the shared photos: YuNet's two
+    mouth corners, eyes without a mouth, a face box that is not square, coincident eyes."""
+    box = (100, 60, 80, 120)  # taller than wide, centred at (140, 120)
+    names = ("right_eye", "left_eye", "nose", "mouth_right", "mouth_left")
+    points = np.array([[120, 100], [160, 100], [140, 120], [128, 172], [156, 168]], np.float32)
+    yunet = Detection(box, 0.9, points, names)
+    assert roi_box(yunet, "mouth") == pytest.approx((142, 170, 0.6 * 80))  # the corners' midpoint
+    cx, cy, side = roi_box(yunet, "eyes")  # 70 px to the corners' midpoint: 1.0 x 70 beats 1.6 x 40
+    assert side == pytest.approx(70) and (cx, cy + side / 2) == pytest.approx((140, 100 + 0.55 * 70))
+    one_corner = Detection(box, 0.9, points[:4], names[:4])  # half a mouth is no mouth: the box's rule
+    assert roi_box(one_corner, "mouth")[:2] == pytest.approx((140, 120 + 0.25 * 120))
+    assert roi_box(Detection(box), "face") == pytest.approx((140, 120, 120 * 1.2))
+    assert roi_box(Detection(box), "face", margin=0.25) == pytest.approx((140, 120, 180))
+
+    # eyes alone, 30 degrees: the mouth at a frontal face's 1.05 inter-eye distances down the
+    # tilted axis, so the square is 1.6 x 40 wide and its lower edge 0.55 x 42 px below the eyes
+    tilted = Detection((100, 100, 100, 100), 0.9, _tilted_eyes(30), ("right_eye", "left_eye"))
+    cx, cy, side = roi_box(tilted, "eyes")
+    down = np.array([-np.sin(np.radians(30)), np.cos(np.radians(30))])
+    assert side == pytest.approx(64)
+    assert np.array([cx, cy]) == pytest.approx(np.array([150, 140]) + (0.55 * 42 - 32) * down)
+
+    # a mouth point above the eye line is taken for none (the frontal proportion), one just below it is used
+    names4 = ("right_eye", "left_eye", "nose", "mouth")
+    above = Detection(box, 0.9, np.array([[120, 100], [160, 100], [140, 110], [140, 90]], np.float32), names4)
+    near = Detection(box, 0.9, np.array([[120, 100], [160, 100], [140, 110], [140, 100.5]], np.float32), names4)
+    assert roi_box(above, "eyes")[1] + 32 == pytest.approx(100 + 0.55 * 42)
+    assert roi_box(near, "eyes")[1] + 32 == pytest.approx(100 + 0.55 * 0.5)
+
+    # eyes on one point (a degenerate detection): the square is still EYES_WIDTH px, not empty
+    blind = Detection(box, 0.9, np.array([[140, 100], [140, 100]], np.float32), ("right_eye", "left_eye"))
+    assert roi_box(blind, "eyes")[2] == pytest.approx(1.6)
+    with pytest.raises(ValueError) as e:
+        roi_box(blind, "nose")
+    assert str(e.value).endswith("expected one of " + ", ".join(ROIS))
+
+
+def test_roi_angle_levels_past_the_threshold_and_align_off_is_zero():
+    assert roi_angle(Detection((0, 0, 10, 10), 0.9, _tilted_eyes(30), ("right_eye", "left_eye"))) == pytest.approx(30)
+    slight = Detection((0, 0, 10, 10), 0.9, _tilted_eyes(ALIGN_MIN_DEGREES / 2), ("right_eye", "left_eye"))
+    assert roi_angle(slight) == 0.0
+    tilted = Detection((0, 0, 10, 10), 0.9, _tilted_eyes(-25), ("right_eye", "left_eye"))
+    assert roi_angle(tilted, align=False) == 0.0 and roi_angle(tilted) == pytest.approx(-25)
+
+
+def test_crop_roi_is_the_roi_square_turned_upright_by_default():
+    """``crop_roi`` cuts :func:`roi_box`'s square (no further margin) turned by :func:`roi_angle`:
+    by default the aligned 48 px grayscale face crop ``kerfer predict`` classifies."""
+    frame = np.random.default_rng(3).integers(0, 256, (300, 320, 3), np.uint8)
+    names = ("right_eye", "left_eye", "nose", "mouth")
+    points = np.vstack([_tilted_eyes(30, (150, 130)), [[140, 150], [137, 172]]]).astype(np.float32)
+    det = Detection((110, 90, 80, 100), 0.9, points, names)
+
+    def expected(roi, size=48, channels=1, angle=30.0, margin=0.1):
+        cx, cy, side = roi_box(det, roi, margin)
+        square = (cx - side / 2, cy - side / 2, side, side)
+        return crop_faces(frame, [square], size, 0.0, channels, [angle])[0]
+
+    face = crop_roi(frame, det)
+    assert face.shape == (48, 48, 1) and face.dtype == np.uint8
+    assert np.array_equal(face, crop_faces(frame, [det.box], 48, 0.1, 1, [roi_angle(det)])[0])
+    assert np.array_equal(face, expected("face"))
+    assert np.array_equal(crop_roi(frame, det, "face", margin=0.3), expected("face", margin=0.3))
+    assert not np.array_equal(crop_roi(frame, det, "face", margin=0.3), face)
+    for roi in ("mouth", "eyes"):
+        assert np.array_equal(crop_roi(frame, det, roi, 40, 3), expected(roi, 40, 3))
+        assert np.array_equal(crop_roi(frame, det, roi, align=False), expected(roi, angle=0.0))
+    # a zero-size box is a one-pixel square, not a 2 px one: the crop is that pixel, resized
+    dot = crop_roi(frame, Detection((60, 70, 0, 0)))
+    assert dot.min() == dot.max() == crop_faces(frame, [(60, 70, 0, 0)], 48, 0.0, 1)[0].min()
 
 
 @needs_media

@@ -19,9 +19,9 @@ from click.testing import CliRunner
 from fakedata import huge_png
 
 from kerfer.cli import main
-from kerfer.errors import DataError
+from kerfer.errors import DataError, ImageReadError
 from kerfer.io import exclusive_lock
-from kerfer.runtime.cropping import LOCK, REJECTED, REPORT, crop_dataset
+from kerfer.runtime.cropping import LOCK, REJECTED, REPORT, CropReport, CropRow, _hex, _problem, _row, crop_dataset
 from kerfer.runtime.detect import Detection
 
 
@@ -228,3 +228,140 @@ def test_crop_journal_is_gone_after_a_finished_run(tmp_path):
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [LOCK]
     shutil.rmtree(src / "sad")
     assert len(_crop(src, out).rows) == 2 and len(_rows(out)) == 3  # a photo since deleted keeps its row
+
+
+def _report(out: Path, layout: str, per_class: dict[str, int], size: int = 48, grayscale: bool = True, **kw):
+    fields = dict(src=out.parent / "SRC", roi="face", rows=[], ignored=[], seconds=1.25, report_path=out / REPORT)
+    return CropReport(out=out, layout=layout, size=size, grayscale=grayscale, per_class=per_class, **{**fields, **kw})
+
+
+def test_the_next_train_command_names_the_splits_train_reads(tmp_path):
+    """Train and validation splits by their usual names (any case), else the first split and no
+    validation; a one-level OUT is the split of its parent; size and colour only when not 48 gray."""
+    out = tmp_path / "my crops"
+    q = f"'{out}'"
+    assert _report(out, "splits", {"Val/sad": 1, "Train/happy": 2}).train_command() == (
+        f"kerfer train --data {q} --train-split Train --val-split Val --epochs 30 --out 'runs/my crops'"
+    )
+    for splits, train, val in [
+        (("training", "publictest"), "training", "publictest"),
+        (("b", "a"), "a", "none"),
+        (("test", "train", "valid"), "train", "valid"),
+        (("test", "other"), "other", "test"),
+    ]:
+        line = _report(out, "splits", {f"{s}/x": 1 for s in splits}).train_command()
+        assert f" --train-split {train} --val-split {val} " in line, (splits, line)
+    one = _report(tmp_path / "OUT", "classes", {"happy": 1}, size=64, grayscale=False).train_command()
+    assert one == (
+        f"kerfer train --data {tmp_path} --train-split OUT --val-split none --image-size 64 --color-mode rgb "
+        "--epochs 30 --out runs/OUT"
+    )
+    assert (
+        _report(tmp_path / "OUT", "classes", {"happy": 1}, size=32).train_command().count(" --image-size 32 --epochs")
+        == 1
+    )
+    assert _report(Path("/"), "splits", {"train/x": 1}).train_command().endswith(" --out runs/crops")
+
+
+def test_the_summary_counts_each_outcome_and_says_where_the_photos_went(tmp_path):
+    out = tmp_path / "OUT"
+    rows = [
+        CropRow("happy/a.png", "cropped", 1, "happy/a.png"),
+        CropRow("happy/b.png", "no_face", 0, f"{REJECTED}/no_face/happy/b.png"),
+        CropRow("happy/c.png", "multiple_faces", 2, f"{REJECTED}/multiple_faces/happy/c.png"),
+        CropRow("sad/d.png", "multiple_faces", 3, f"{REJECTED}/multiple_faces/sad/d.png"),
+        CropRow("sad/e.png", "unreadable", 0, "", "cannot read"),
+        CropRow("sad/f.png", "unreadable", 0, f"{REJECTED}/unreadable/sad/f.png"),
+    ]
+    ignored = [tmp_path / "SRC" / n for n in ("notes.txt", "a.heic", "b.heic", "c.heic")]
+    report = _report(out, "classes", {"happy": 1, "sad": 0}, rows=rows, ignored=ignored, roi="mouth", grayscale=False)
+    assert report.cropped == 1 and report.count("multiple_faces") == 2
+    assert report.summary_lines() == [
+        f"cropped 1 of 6 photos (mouth, 48x48 colour) into {out} in 1.2 s:",
+        "  happy: 1",
+        "  sad: 0",
+        f"no face: 1 (copied to {out / REJECTED / 'no_face'})",
+        f"several faces: 2 (copied to {out / REJECTED / 'multiple_faces'}; --on-multiple largest crops the largest face)",
+        f"unreadable: 2 (copied to {out / REJECTED / 'unreadable'}; 1 could not be read at all: see the report)",
+        "not read: 4 file(s) outside class folders or of other types (notes.txt, a.heic, b.heic, ...)",
+        f"report: {out / REPORT}",
+    ]
+    largest = _report(out, "classes", {"happy": 2}, rows=rows[:3], on_multiple="largest")
+    assert largest.summary_lines()[1:4] == [
+        "  happy: 2",
+        f"no face: 1 (copied to {out / REJECTED / 'no_face'})",
+        "several faces: 1 (cropped the largest face of each)",
+    ]
+    assert largest.summary_lines()[0].endswith("(face, 48x48 grayscale) into " + f"{out} in 1.2 s:")
+
+
+class TwoFaces:
+    """A tall narrow face on the left half of a photo, a wide one of a larger area on the right."""
+
+    def detect_faces(self, frame: np.ndarray) -> list[Detection]:
+        return [Detection((4, 10, 6, 20)), Detection((36, 20, 24, 8))]
+
+
+def test_on_multiple_largest_crops_the_face_with_the_largest_box(tmp_path):
+    img = np.zeros((64, 64, 3), np.uint8)
+    img[:, 32:] = 255  # the wide face's half is white, the tall one's black
+    (tmp_path / "SRC" / "happy").mkdir(parents=True)
+    cv2.imwrite(str(tmp_path / "SRC" / "happy" / "two.png"), img)
+    report = crop_dataset(
+        tmp_path / "SRC", tmp_path / "OUT", detector=TwoFaces(), progress=False, on_multiple="largest"
+    )
+    (row,) = report.rows
+    assert (row.status, row.faces, row.note) == ("multiple_faces", 2, "kept the largest of 2 faces")
+    crop = cv2.imread(str(tmp_path / "OUT" / row.output), cv2.IMREAD_UNCHANGED)
+    assert crop.min() == 255  # the 24x8 face (192 px), not the taller 6x20 one (120 px)
+
+
+def test_report_rows_are_read_back_as_written_and_bad_hashes_are_dropped(tmp_path):
+    """A report is text a user may edit: its fields come back as written, a hash only when it is
+    64 hex digits (any case, spaces around), and a report from before sources were relative to
+    SRC is re-keyed when its absolute path lies under SRC."""
+    sha = "AB" * 32
+    r = {"source": "happy/a.png", "status": "cropped", "faces": "2", "output": "happy/a_2.png", "note": "n",
+         "src": "/S", "source_sha256": f" {sha} ", "output_sha256": "cd" * 32}  # fmt: skip
+    assert _row(r, tmp_path) == CropRow("happy/a.png", "cropped", 2, "happy/a_2.png", "n", "/S", sha.lower(), "cd" * 32)
+    bare = _row({"source": "a.png", "status": "no_face", "faces": "", "output": ""}, tmp_path)
+    assert bare == CropRow("a.png", "no_face", 0, "", "", "", "", "")
+    old = _row(
+        {"source": str(tmp_path / "happy" / "a.png"), "status": "cropped", "faces": "1", "output": "o"}, tmp_path
+    )
+    assert (old.source, old.src) == ("happy/a.png", str(tmp_path))
+    elsewhere = _row({"source": "/elsewhere/a.png", "status": "cropped", "faces": "1", "output": "o"}, tmp_path)
+    assert (elsewhere.source, elsewhere.src) == ("/elsewhere/a.png", "")
+    kept = _row({"source": "/x/a.png", "status": "cropped", "faces": "1", "output": "o", "src": "/S"}, tmp_path)
+    assert (kept.source, kept.src) == ("/x/a.png", "/S")
+    assert [_hex(v) for v in (None, "", "ab" * 31, "ab" * 32 + "a", "g" + "a" * 63, "0" * 64)] == [""] * 5 + ["0" * 64]
+
+
+def test_a_photo_error_is_its_last_line_without_the_file_name():
+    assert _problem(ImageReadError("/x/a.png: cannot decode image (OpenCV: bad: worse)")) == (
+        "cannot decode image (OpenCV: bad: worse)"
+    )
+    assert _problem(ValueError("first\na: b  ")) == "a: b"  # not an ImageReadError: kept whole
+    assert _problem(MemoryError()) == "MemoryError"
+
+
+def test_an_unreadable_photo_rows_carry_no_faces_no_hash_and_keep_the_earlier_output(tmp_path, monkeypatch):
+    src, out = _src(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
+    (src / "sad" / "gone.png").symlink_to(tmp_path / "deleted.png")
+    first = {r.source: r for r in _crop(src, out).rows}
+    key = str(src.resolve())
+    assert first["sad/gone.png"] == CropRow("sad/gone.png", "unreadable", 0, "", first["sad/gone.png"].note, key)
+    real = np.fromfile
+
+    def fromfile(path, *a, **kw):
+        if Path(path).name == "p10.png":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path, *a, **kw)
+
+    monkeypatch.setattr(np, "fromfile", fromfile)
+    again = {r.source: r for r in _crop(src, out).rows}
+    row, was = again["happy/p10.png"], first["happy/p10.png"]
+    assert (row.status, row.faces, row.src, row.source) == ("unreadable", 0, key, "happy/p10.png")
+    assert (row.output, row.source_sha256, row.output_sha256) == (was.output, was.source_sha256, was.output_sha256)
+    assert row.note.endswith("; its earlier output is kept")
+    assert {r["source"]: r for r in _rows(out)}["happy/p10.png"]["faces"] == "0"

@@ -254,3 +254,100 @@ def test_live_overlay_emoji_reaches_the_drawing_and_the_video(tmp_path, monkeypa
     styles.clear()
     r = CliRunner().invoke(main, args)
     assert r.exit_code == 0 and set(styles) == {"bars"}, r.output
+
+
+def _is(img, color):
+    return np.all(img == np.array(color, np.uint8), axis=-1)
+
+
+def test_bars_are_one_per_class_in_its_colour_and_as_long_as_its_probability():
+    """Each class's bar (BGR colour by class index) starts beside the box and fills its share of
+    the bar's width, half the box's width (60 px at least); the box and the label band take the
+    top class's colour, with the label written in white."""
+    x, y, w, h = 60, 100, 200, 200
+    names = FER2013_CLASSES
+    p = np.array([0.05, 0.1, 0.15, 0.4, 0.2, 0.05, 0.05])
+    frame = _frame(0)
+    draw_face(frame, (x, y, w, h), p, names)
+    top = overlay.EMOTION_COLORS[3]
+    assert _is(frame[y + h // 2, x - 1 : x + 1], top).all()  # the box's left side, 2 px
+    assert _is(frame[y + 2 : y + h - 2, x + 2], (0, 0, 0)).all()  # inside it: untouched
+    band = frame[y - 20 : y, x : x + 60]
+    assert _is(band, top).mean() > 0.4 and _is(band, (255, 255, 255)).any()
+    bar_w, bx = w // 2, x + w + 6
+    for i, share in enumerate(p):
+        row = frame[y + i * 14 + 5]
+        filled = np.flatnonzero(_is(row, overlay.EMOTION_COLORS[i])[bx + 1 : bx + bar_w])
+        assert filled.size == pytest.approx(int(bar_w * share) - 1, abs=1), names[i]
+        assert _is(frame[y + i * 14, bx + bar_w - 1 : bx + bar_w + 1], (50, 50, 50)).any()  # the frame of the bar
+        assert not _is(frame[y + i * 14 + 12 : y + i * 14 + 14, bx + 2 : bx + bar_w], overlay.EMOTION_COLORS[i]).any()
+
+
+def test_bars_go_left_of_a_face_at_the_right_edge_and_stop_at_the_bottom():
+    x, y, w, h = 520, 332, 100, 60  # no room on the right; the fifth bar ends on the last row
+    p = np.full(7, 1 / 7)
+    p[0] = 0.0
+    frame = _frame(0)
+    draw_face(frame, (x, y, w, h), p, FER2013_CLASSES)
+    bar_w = 60  # w // 2 is 50: the 60 px floor
+    bx = x - bar_w - 76
+    for i in (1, 2, 3, 4):
+        assert _is(frame[y + i * 14 + 5, bx + 1 : bx + 8], overlay.EMOTION_COLORS[i]).all(), i
+    assert not _is(frame[:, x + w + 3 :], overlay.EMOTION_COLORS[2]).any()  # no bar on the right
+    assert not _is(frame, overlay.EMOTION_COLORS[5]).any()  # its bar would pass the bottom
+    assert not _is(frame[y + 5, bx + 1 : bx + 8], overlay.EMOTION_COLORS[0]).any()  # 0 %: an empty bar
+
+
+def test_the_emoji_of_an_unknown_class_has_no_caption_beside_a_face():
+    """The label already names the class: ``--overlay emoji`` draws the neutral face for a class
+    it has no emoji for, without the name under it that ``draw_emoji`` writes by default."""
+    names = ("calm", "happy")
+    a, b = _frame(), _frame()
+    draw_face(a, BOX, np.array([0.9, 0.1]), names, style="emoji")
+    draw_face(b, BOX, np.array([0.9, 0.1]), ("neutral", "happy"), style="emoji")
+    x, y, w, h = BOX
+    assert np.array_equal(a[:, x + w + 2 :], b[:, x + w + 2 :])  # the same face beside the box, nothing more
+
+
+def test_fps_is_green_text_in_the_top_left_corner():
+    a, b = _frame(0), _frame(0)
+    overlay.draw_fps(a, 12.5)
+    overlay.draw_fps(b, 30.0)
+    green = np.all(a == (0, 255, 0), axis=-1)
+    ys, xs = np.nonzero(np.any(a != 0, axis=-1))
+    assert green.sum() > 50 and ys.max() < 30 and xs.min() >= 8 and xs.max() < 120
+    assert not np.array_equal(a, b)
+    assert (a[..., 0] == 0).all() and (a[..., 2] == 0).all()  # green only, anti-aliased
+
+
+def test_bar_names_label_and_fps_are_anti_aliased_text_and_names_are_cut_to_eight_letters():
+    """Each bar is named at its right (white, at most 8 letters); the label, the names and the
+    FPS are drawn anti-aliased (blended edge pixels, not just the two colours)."""
+    names = ("abcdefghijkl", "glad")
+    x, y, w, h = 60, 100, 120, 120
+    frame = _frame(0)
+    draw_face(frame, (x, y, w, h), np.array([0.3, 0.7]), names)
+    bx, bar_w = x + w + 6, 60
+    start = bx + bar_w + 4
+    (eight, _), _ = cv2.getTextSize("abcdefgh", cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1)
+    for i in range(2):
+        text = frame[y + i * 14 : y + i * 14 + 12, start - 1 :]
+        cols = np.flatnonzero(text.max(axis=(0, 2)) > 0)
+        assert cols.size and cols.min() <= 2 and len(np.unique(text)) > 2, i  # there, just right of the bar, blended
+    first = frame[y : y + 12, start - 1 :]
+    assert np.flatnonzero(first.max(axis=(0, 2)) > 0).max() <= eight + 2  # "abcdefgh", not "abcdefghi..."
+    assert np.all(frame[y + 32 :, start - 1 :] == 0)  # two classes, two names (and the g's tail)
+    band = frame[y - 20 : y, x : x + 60]
+    assert len({tuple(p) for p in band.reshape(-1, 3)}) > 3  # band colour, white and the blend between
+    fps = _frame(0)
+    overlay.draw_fps(fps, 12.5)
+    assert len(np.unique(fps[..., 1])) > 2
+
+
+def test_the_emoji_beside_a_face_is_its_top_class_and_a_bar_that_would_leave_the_frame_is_not_begun():
+    happy, sad = _drawn("emoji", top="happy")[1], _drawn("emoji", top="sad")[1]
+    x, y, w, h = BOX
+    assert not np.array_equal(happy[:, x + w + 2 :], sad[:, x + w + 2 :])
+    frame = _frame(0)
+    draw_face(frame, (520, 334, 100, 60), np.full(7, 1 / 7), FER2013_CLASSES)  # the fifth bar would start at 390
+    assert not _is(frame, overlay.EMOTION_COLORS[4]).any()
