@@ -187,18 +187,23 @@ def test_a_huge_image_an_unlistable_folder_and_a_broken_link_are_rows_not_the_en
     assert report.per_class == {"angry": 2, "happy": 2, "surprise": 1}  # every class after them cropped
 
 
-def test_a_photo_that_cannot_be_read_keeps_its_earlier_crop(tmp_path, monkeypatch):
-    src, out = _src(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
-    _crop(src, out)
-    before = (out / "happy" / "p10.png").read_bytes()
+def _refuse_reading(monkeypatch, name: str) -> None:
+    """Reading the photo called ``name`` fails as a file without read permission does."""
     real = np.fromfile
 
     def fromfile(path, *a, **kw):
-        if Path(path).name == "p10.png":
+        if Path(path).name == name:
             raise PermissionError(13, "Permission denied", str(path))
         return real(path, *a, **kw)
 
     monkeypatch.setattr(np, "fromfile", fromfile)
+
+
+def test_a_photo_that_cannot_be_read_keeps_its_earlier_crop(tmp_path, monkeypatch):
+    src, out = _src(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
+    _crop(src, out)
+    before = (out / "happy" / "p10.png").read_bytes()
+    _refuse_reading(monkeypatch, "p10.png")
     report = _crop(src, out)
     row = next(r for r in report.rows if r.source == "happy/p10.png")
     assert row.status == "unreadable" and "Permission denied" in row.note and row.output == "happy/p10.png"
@@ -351,14 +356,7 @@ def test_an_unreadable_photo_rows_carry_no_faces_no_hash_and_keep_the_earlier_ou
     first = {r.source: r for r in _crop(src, out).rows}
     key = str(src.resolve())
     assert first["sad/gone.png"] == CropRow("sad/gone.png", "unreadable", 0, "", first["sad/gone.png"].note, key)
-    real = np.fromfile
-
-    def fromfile(path, *a, **kw):
-        if Path(path).name == "p10.png":
-            raise PermissionError(13, "Permission denied", str(path))
-        return real(path, *a, **kw)
-
-    monkeypatch.setattr(np, "fromfile", fromfile)
+    _refuse_reading(monkeypatch, "p10.png")
     again = {r.source: r for r in _crop(src, out).rows}
     row, was = again["happy/p10.png"], first["happy/p10.png"]
     assert (row.status, row.faces, row.src, row.source) == ("unreadable", 0, key, "happy/p10.png")
