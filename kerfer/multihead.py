@@ -58,6 +58,12 @@ def single_head(model: keras.Model, head: str, build) -> keras.Model:
     return out
 
 
+def _has_label(y_true, dtype):
+    """1 for each target row that holds a label, 0 for an all-zero row (a face FER+ says nothing of)."""
+    ops = keras.ops
+    return ops.cast(ops.sum(y_true, axis=-1) > 0, dtype)
+
+
 @keras.saving.register_keras_serializable(package="kerfer")
 class LabelledAccuracy(keras.metrics.Metric):
     """Top-1 accuracy over the rows that have a label: all-zero target rows are skipped.
@@ -73,7 +79,7 @@ class LabelledAccuracy(keras.metrics.Metric):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         ops = keras.ops
-        has = ops.cast(ops.sum(y_true, axis=-1) > 0, "float32")
+        has = _has_label(y_true, "float32")
         hit = ops.cast(ops.argmax(y_true, axis=-1) == ops.argmax(y_pred, axis=-1), "float32")
         self.correct.assign_add(ops.sum(hit * has))
         self.count.assign_add(ops.sum(has))
@@ -103,7 +109,7 @@ class LabelledCrossentropy(keras.losses.Loss):
     def call(self, y_true, y_pred):
         ops = keras.ops
         y_true = ops.cast(y_true, y_pred.dtype)
-        has = ops.cast(ops.sum(y_true, axis=-1) > 0, y_pred.dtype)
+        has = _has_label(y_true, y_pred.dtype)
         per_row = keras.losses.categorical_crossentropy(y_true, y_pred, label_smoothing=self.label_smoothing)
         return per_row * has
 
