@@ -1,23 +1,41 @@
-"""Data loading: FER2013 CSV, FER+ votes and image folders → ``tf.data``."""
+"""Data loading: FER2013 CSV, FER+ votes and image folders → ``tf.data``.
 
-from kerfer.data.augment import AugmentConfig, make_augmenter
-from kerfer.data.fer2013 import Fer2013Table, load_fer2013, read_fer2013, resolve_classes, table_arrays
-from kerfer.data.folders import load_image_folder, read_image_folder
-from kerfer.data.pipeline import class_weights, make_dataset
-from kerfer.errors import BadRow, DataError
+The names below are imported on first use, as in :mod:`kerfer`: ``kerfer.data.fastparse`` and
+``kerfer.data.cache`` are NumPy only, and importing them (the parse cache's tests, the mutation
+runs over them) must not pay ~9 s for Keras and TensorFlow through this package's
+``__init__``.
+"""
 
-__all__ = [
-    "AugmentConfig",
-    "BadRow",
-    "DataError",
-    "Fer2013Table",
-    "class_weights",
-    "load_fer2013",
-    "load_image_folder",
-    "read_image_folder",
-    "make_augmenter",
-    "make_dataset",
-    "read_fer2013",
-    "resolve_classes",
-    "table_arrays",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from kerfer.errors import BadRow, DataError  # noqa: F401 (re-exported: cheap, no TensorFlow)
+
+_API = {
+    "AugmentConfig": "kerfer.data.augment",
+    "make_augmenter": "kerfer.data.augment",
+    "Fer2013Table": "kerfer.data.fer2013",
+    "load_fer2013": "kerfer.data.fer2013",
+    "read_fer2013": "kerfer.data.fer2013",
+    "resolve_classes": "kerfer.data.fer2013",
+    "table_arrays": "kerfer.data.fer2013",
+    "load_image_folder": "kerfer.data.folders",
+    "read_image_folder": "kerfer.data.folders",
+    "class_weights": "kerfer.data.pipeline",
+    "make_dataset": "kerfer.data.pipeline",
+}
+"""Each public name, once: name → the module that defines it (imported on first use)."""
+
+__all__ = sorted([*_API, "BadRow", "DataError"])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        return getattr(importlib.import_module(_API[name]), name)
+    raise AttributeError(f"module 'kerfer.data' has no attribute '{name}'")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)
