@@ -87,3 +87,8 @@ def test_each_public_name_is_listed_once_and_defined_where_it_says():
         assert name in vars(importlib.import_module(module)), f"kerfer.{name} is not defined in {module}"
     assert kerfer.YuNetDetector is YuNetDetector and kerfer.HaarDetector is HaarDetector
     assert kerfer.__all__ == sorted(kerfer._API)
+    import kerfer.data
+
+    for name, module in kerfer.data._API.items():  # the data package's lazy table too
+        assert name in vars(importlib.import_module(module)), f"kerfer.data.{name} is not defined in {module}"
+        assert name in kerfer.data.__all__ and getattr(kerfer.data, name) is vars(importlib.import_module(module))[name]
