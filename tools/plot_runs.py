@@ -1,6 +1,6 @@
 """Several runs' curves on one figure: FER2013 train loss and PublicTest accuracy per epoch.
 
-    python -m tools.plot_runs "third start=/work/runs/long3" "fifth start=/work/runs/long" \
+    python -m tools.plot_runs "third start=docs/model/history_long3.csv" "fifth start=/work/runs/long" \
         --out docs/model/curves_long.png
 
 Each argument is ``LABEL=RUN_DIR`` (or a ``history.csv``). A two-head run's FER2013 loss is its
