@@ -103,3 +103,34 @@ def test_without_litert_tflite_runs_on_tensorflows_interpreter():
     out = _run_blocked(("ai_edge_litert", "tflite_runtime"), code)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["tensorflow", "(2,", "7)", "2.0"], out.stdout
+
+
+def test_a_canonical_csv_reads_without_the_kit_and_the_rest_says_what_to_install(tmp_path):
+    """``kerfer.data`` is lazy: NumPy's fast parser reads the Kaggle layout in a runtime-only
+    install; the tf.data parser (irregular files) and ``load_fer2013`` name the kit in one line."""
+    from fakedata import make_images, split_usages, write_csv
+
+    images, labels = make_images(6)
+    good = write_csv(tmp_path / "good.csv", images, labels, split_usages(6))
+    odd = tmp_path / "odd.csv"
+    odd.write_bytes(good.read_bytes().replace(b"\n", b"\r\n"))
+    code = (
+        "import kerfer\n"
+        "from kerfer.kit import MissingTrainingKit\n"
+        f"t = kerfer.read_fer2013({str(good)!r}, cache=False)\n"
+        "print('READ', len(t), int(t.images.sum()), sorted(t.labels.tolist()))\n"
+        "for call in ('kerfer.read_fer2013(%r, cache=False)' % " + repr(str(odd)) + ", "
+        "'kerfer.load_fer2013(%r)' % " + repr(str(good)) + "):\n"
+        "    try:\n        eval(call)\n    except MissingTrainingKit as e:\n        print('KIT', e)\n"
+    )
+    out = _run_blocked(TRAINING_KIT, code)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    assert lines[0] == f"READ 6 {int(images.sum())} {sorted(labels.tolist())}"
+    assert lines[1] == (
+        f"KIT parsing {odd} (not in the canonical Kaggle layout) needs the training kit "
+        f"(tensorflow not installed): {TRAIN_INSTALL}"
+    )
+    assert lines[2].startswith("KIT kerfer.load_fer2013 needs the training kit (tensorflow") and lines[2].endswith(
+        TRAIN_INSTALL
+    )

@@ -302,6 +302,9 @@ def _parse(path: str, header: str, gz: bool, on_bad_row: OnBadRow, progress: boo
 
 def _parse_exact(path: str, header: str, gz: bool, on_bad_row: OnBadRow, progress: bool):
     """The line-numbered ``tf.data`` parser: every check, every irregular layout, exact messages."""
+    from kerfer.kit import require_training_kit
+
+    require_training_kit(f"parsing {path} (not in the canonical Kaggle layout)", ("tensorflow",))
     import tensorflow as tf
 
     cols = _column_order(path, header)
@@ -440,6 +443,9 @@ def load_fer2013(
     ``augment`` (True or an :class:`~kerfer.data.augment.AugmentConfig`) randomly
     transforms each training batch. Labels are int32 class indices.
     """
+    from kerfer.kit import require_training_kit
+
+    require_training_kit("kerfer.load_fer2013")
     from kerfer.data.pipeline import make_dataset
 
     table = read_fer2013(path, on_bad_row=on_bad_row, cache=parse_cache)
