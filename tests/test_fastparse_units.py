@@ -340,3 +340,39 @@ def test_fingerprint_follows_the_content(csv):
     csv.write_bytes(csv.read_bytes() + b"1,3 4,PublicTest\n")
     changed = cache.fingerprint(csv)
     assert changed["size"] == first["size"] + 17 and changed["sha256"] != first["sha256"]
+
+
+def test_a_missing_cache_folder_is_made_with_its_parents(tmp_path, monkeypatch):
+    path = tmp_path / "f.csv"
+    path.write_bytes(b"emotion,pixels,Usage\n")
+    monkeypatch.setenv("KERFER_CACHE_DIR", str(tmp_path / "not" / "yet" / "there"))
+    assert cache.save(path, _arrays(), []) is True
+    assert cache.load(path) is not None
+
+
+def test_the_warning_names_the_folder_the_os_error_and_what_to_do(csv, monkeypatch):
+    def refuse(src, dst):
+        raise OSError("a message and no errno")  # no strerror: the error's own text is shown
+
+    monkeypatch.setattr(cache.os, "replace", refuse)
+    with pytest.warns(KerferWarning) as caught:
+        cache.save(csv, _arrays(), [])
+    assert str(caught[0].message) == (
+        f"cannot write the parse cache in {csv.parent / 'cache'} (a message and no errno); parsing each time "
+        "(set KERFER_CACHE_DIR to a writable folder, or --no-cache to silence this)"
+    )
+
+
+def test_the_warning_points_at_the_line_that_called_read_fer2013(tmp_path, monkeypatch):
+    """A user sees their own line (``stacklevel``), not the cache's internals."""
+    from kerfer.data.fer2013 import read_fer2013
+
+    images, labels, usage = _rows(2)
+    path = tmp_path / "f.csv"
+    path.write_bytes(_text(images, labels, usage))
+    (tmp_path / "file").write_bytes(b"")
+    monkeypatch.setenv("KERFER_CACHE_DIR", str(tmp_path / "file" / "cache"))
+    with pytest.warns(KerferWarning, match="cannot write the parse cache") as caught:
+        table = read_fer2013(path)  # the NumPy fast path: no tf.data
+    assert np.array_equal(table.images, images)
+    assert caught[0].filename == __file__
