@@ -445,7 +445,7 @@ def load_fer2013(
     """
     from kerfer.kit import require_training_kit
 
-    require_training_kit("kerfer.load_fer2013")
+    require_training_kit("kerfer.load_fer2013", ("tensorflow", "keras"))  # what make_dataset imports, not matplotlib
     from kerfer.data.pipeline import make_dataset
 
     table = read_fer2013(path, on_bad_row=on_bad_row, cache=parse_cache)
