@@ -6,8 +6,9 @@ does not pay for TensorFlow until something that needs it is used.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from kerfer.kit import lazy_attribute
 
 __version__ = "0.1.0"
 
@@ -42,15 +43,7 @@ __all__ = sorted(_API)
 
 
 def __getattr__(name: str) -> Any:
-    if name in _API:
-        try:
-            module = importlib.import_module(_API[name])
-        except ModuleNotFoundError as e:  # a runtime-only install asked for a training-kit feature
-            from kerfer.kit import as_missing_kit
-
-            raise (as_missing_kit(e, f"kerfer.{name}") or e) from None
-        return getattr(module, name)
-    raise AttributeError(f"module 'kerfer' has no attribute '{name}'")
+    return lazy_attribute("kerfer", _API, name)
 
 
 def __dir__() -> list[str]:

@@ -9,7 +9,9 @@ asking costs nothing; a command that needs a missing package says so in one line
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+from typing import Any
 
 from kerfer.errors import MissingTrainingKit
 
@@ -69,3 +71,18 @@ def as_missing_kit(error: ModuleNotFoundError, what: str) -> MissingTrainingKit 
         return None
     missing = missing_training_packages() or [TRAINING_MODULES[root]]
     return MissingTrainingKit(missing_kit_message(what, missing), name=root)
+
+
+def lazy_attribute(package: str, api: dict[str, str], name: str) -> Any:
+    """``package.name`` from the module ``api`` maps it to, imported now (a package ``__getattr__``).
+
+    Shared by :mod:`kerfer` and :mod:`kerfer.data` so that both import TensorFlow only when a
+    name needs it, and both turn a missing training-kit package into one line.
+    """
+    if name not in api:
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+    try:
+        module = importlib.import_module(api[name])
+    except ModuleNotFoundError as e:  # a runtime-only install asked for a training-kit feature
+        raise (as_missing_kit(e, f"{package}.{name}") or e) from None
+    return getattr(module, name)

@@ -63,6 +63,8 @@ def test_python_api_and_keras_models_need_the_kit(tmp_path):
         "warnings.simplefilter('ignore')\n"
         "from kerfer.kit import MissingTrainingKit\n"
         "try:\n    kerfer.train\nexcept MissingTrainingKit as e:\n    print('API', e)\n"
+        "import kerfer.data\n"
+        "try:\n    kerfer.data.make_dataset\nexcept MissingTrainingKit as e:\n    print('DATA', e)\n"
         f"try:\n    kerfer.Classifier({str(tmp_path / 'm.keras')!r})\n"
         "except MissingTrainingKit as e:\n    print('KERAS', e)\n"
     )
@@ -71,6 +73,7 @@ def test_python_api_and_keras_models_need_the_kit(tmp_path):
     lines = dict(line.split(" ", 1) for line in out.stdout.splitlines())
     assert lines["API"].startswith("kerfer.train needs the training kit (tensorflow"), out.stdout
     assert lines["API"].endswith(TRAIN_INSTALL)
+    assert lines["DATA"].startswith("kerfer.data.make_dataset needs the training kit (tensorflow"), out.stdout
     assert (
         lines["KERAS"]
         == f"{tmp_path / 'm.keras'}: a .keras model needs the training kit (tensorflow, keras not installed): {TRAIN_INSTALL}"

@@ -8,10 +8,10 @@ runs over them) must not pay ~9 s for Keras and TensorFlow through this package'
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from kerfer.errors import BadRow, DataError  # noqa: F401 (re-exported: cheap, no TensorFlow)
+from kerfer.kit import lazy_attribute
 
 _API = {
     "AugmentConfig": "kerfer.data.augment",
@@ -32,9 +32,7 @@ __all__ = sorted([*_API, "BadRow", "DataError"])
 
 
 def __getattr__(name: str) -> Any:
-    if name in _API:
-        return getattr(importlib.import_module(_API[name]), name)
-    raise AttributeError(f"module 'kerfer.data' has no attribute '{name}'")
+    return lazy_attribute("kerfer.data", _API, name)
 
 
 def __dir__() -> list[str]:
