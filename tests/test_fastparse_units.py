@@ -239,6 +239,23 @@ def test_load_is_none_when_the_arrays_do_not_match_the_stored_crc(csv):
     assert cache.load(csv) is None
 
 
+@pytest.mark.parametrize("skipped", [None, 3, [[1]], [[1, "a", "b"]], [["one", "bad"]], "drop"])
+def test_an_entry_without_a_readable_skipped_list_is_not_ours_and_reparsed(csv, skipped):
+    """Its rows' warnings would be lost: an entry that cannot say which rows it skipped is stale."""
+    cache.save(csv, _arrays(), [(3, "bad label")])
+    entry = cache.entry_path(csv)
+    with np.load(entry) as z:
+        stored = {name: z[name] for name in z.files}
+    meta = json.loads(bytes(stored["meta"]).decode())
+    assert cache.load(csv)[1] == [(3, "bad label")]
+    if skipped == "drop":
+        del meta["skipped"]
+    else:
+        meta["skipped"] = skipped
+    np.savez(entry, **{**stored, "meta": np.frombuffer(json.dumps(meta).encode(), np.uint8)})
+    assert cache.load(csv) is None
+
+
 @pytest.mark.parametrize(
     "damage",
     [

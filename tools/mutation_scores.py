@@ -19,6 +19,9 @@ import sys
 TARGET = 0.85
 
 EQUIVALENT: dict[str, str] = {
+    "kerfer.data.cache.x__crc__mutmut_2": "the start value need only match between save and load, which share _crc: another makes old entries stale (reparsed), never wrong",
+    "kerfer.data.cache.x_load__mutmut_4": "allow_pickle=None is falsy, as False: np.load refuses pickles alike",
+    "kerfer.data.cache.x_load__mutmut_6": "np.load's default is allow_pickle=False",
     "kerfer.evaluation.x_classification_report__mutmut_26": "astype(None) is astype(float64), as astype(float) is",
     "kerfer.evaluation.x__ratio__mutmut_10": "the placeholder divisor only meets rows that np.where then sets to 0",
     "kerfer.evaluation.x__ratio__mutmut_17": "every caller's numerator is 0 where its denominator is (tp <= predicted, 2pr = 0 when p + r = 0)",

@@ -79,11 +79,12 @@ def load(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], list[tuple[int
             if meta.get("fingerprint") != fingerprint(path):
                 return None
             arrays = {name: z[name] for name in _ARRAYS}
-    except (OSError, ValueError, KeyError, EOFError, zlib.error, UnicodeDecodeError, zipfile.BadZipFile):
+            skipped = [(int(line), str(problem)) for line, problem in meta["skipped"]]  # else: not ours
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zlib.error, UnicodeDecodeError, zipfile.BadZipFile):
         return None
     if _crc(arrays) != meta.get("crc"):
         return None
-    return arrays, [(int(line), str(problem)) for line, problem in meta.get("skipped", [])]
+    return arrays, skipped
 
 
 def save(path: str | os.PathLike, arrays: dict[str, np.ndarray], skipped: list[tuple[int, str]]) -> bool:
