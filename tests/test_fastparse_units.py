@@ -151,6 +151,19 @@ def test_one_bad_row_among_good_ones_declines_the_whole_file():
     assert parse_canonical(b"\n".join(lines)) is None
 
 
+@pytest.mark.parametrize("where", ["leading", "trailing", "both"])
+def test_a_stray_space_in_one_row_of_many_is_caught_by_the_token_count(where):
+    """Rows are joined with a space before one parse: a row's stray space must not hide there."""
+    images, labels, usage = _rows(3)
+    lines = _text(images, labels, usage).split(b"\n")
+    label, pixels, split = lines[2].split(b",")
+    short = pixels.split(b" ", 1)[1]  # one token fewer, so the space count stays 2,303 with a stray one
+    short = {"leading": b" " + short, "trailing": short + b" ", "both": b" " + short[: short.rfind(b" ")] + b" "}
+    lines[2] = b",".join([label, short[where], split])
+    assert short[where].count(b" ") == NUM_PIXELS - 1
+    assert parse_canonical(b"\n".join(lines)) is None
+
+
 def test_read_bytes_gunzips_and_returns_none_for_a_broken_gzip(tmp_path):
     images, labels, usage = _rows(2)
     raw = _text(images, labels, usage)

@@ -62,7 +62,7 @@ def parse_canonical(raw: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray] | N
         label, pixels, split = parts
         if len(label) != 1 or not 0 <= label[0] - 48 < len(FER2013_CLASSES) or split not in usage_index:
             return None
-        if pixels.count(b" ") != NUM_PIXELS - 1 or pixels[:1] == b" " or pixels[-1:] == b" ":
+        if pixels.count(b" ") != NUM_PIXELS - 1:  # so at most 2,304 tokens: exactly, when the total is
             return None
         labels[i] = label[0] - 48
         usage[i] = usage_index[split]
@@ -75,6 +75,7 @@ def parse_canonical(raw: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray] | N
     if (digit[:-3] & digit[1:-2] & digit[2:-1] & digit[3:]).any():
         return None  # a token of 4+ digits
     values = np.fromstring(text, dtype=np.int16, sep=" ")  # text mode: C-speed integer parsing
+    # A leading, trailing or double space leaves its row a token short, and no row has one over.
     if len(values) != len(rows) * NUM_PIXELS or values.max() > 255:
         return None
     images = values.astype(np.uint8).reshape(-1, IMAGE_SIZE, IMAGE_SIZE, 1)
