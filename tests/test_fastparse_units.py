@@ -134,6 +134,8 @@ def test_three_digit_tokens_at_either_end_of_the_text_are_accepted():
         _one(pixels=_pixels([1] * (NUM_PIXELS - 1)) + " 0000"),
         _one(pixels=_pixels([1] * (NUM_PIXELS - 1)) + " 1a"),
         _one(pixels=_pixels([1] * (NUM_PIXELS - 1)) + " /"),
+        _one(pixels=_pixels([1] * (NUM_PIXELS - 1)) + " 1:"),  # b":" follows b"9"; NumPy would stop at it
+        _one(pixels=_pixels([1] * (NUM_PIXELS - 1)) + " 1/"),  # b"/" precedes b"0"
         _one(pixels=_pixels([1] * (NUM_PIXELS - 1)) + " -1"),
         _one(pixels=_pixels([1] * (NUM_PIXELS - 1)) + "\t1"),
     ],
