@@ -78,5 +78,5 @@ def parse_canonical(raw: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray] | N
     # A leading, trailing or double space leaves its row a token short, and no row has one over.
     if len(values) != len(rows) * NUM_PIXELS or values.max() > 255:
         return None
-    images = values.astype(np.uint8).reshape(-1, IMAGE_SIZE, IMAGE_SIZE, 1)
+    images = values.astype(np.uint8).reshape(len(rows), IMAGE_SIZE, IMAGE_SIZE, 1)
     return images, labels, usage
