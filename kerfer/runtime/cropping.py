@@ -460,9 +460,9 @@ class _Outcome:
     status: str
     faces: int
     note: str
-    data: bytes | None
-    rel_dir: str
-    suffix: str
+    data: bytes | None = None  # None: nothing could be read, so nothing is written
+    rel_dir: str = ""
+    suffix: str = ""
 
 
 class _Cropper:
@@ -480,14 +480,14 @@ class _Cropper:
         try:
             data = read_bytes(source)
         except ImageReadError as e:
-            return self._record(rel, "", _Outcome("unreadable", 0, _problem(e), None, "", ""))
+            return self._record(rel, "", _Outcome("unreadable", 0, _problem(e)))
         sha = _sha256(data)
         return self._record(rel, sha, self._outcome(group, rel, source, data))
 
     def unreadable(self, entry: Unreadable) -> CropRow:
         """A row for a folder or entry that could not be read at all."""
         rel = entry.path.relative_to(self.src).as_posix()
-        return self._record(rel, "", _Outcome("unreadable", 0, entry.problem, None, "", ""))
+        return self._record(rel, "", _Outcome("unreadable", 0, entry.problem))
 
     def _outcome(self, group: str, rel: str, source: Path, data: np.ndarray) -> _Outcome:
         s = self.settings
@@ -531,10 +531,12 @@ class _Cropper:
         and its earlier crop, if any, is kept and stays recorded as its own."""
         before = pasts[0].row if pasts else None
         if before is None or not before.output:
-            row = CropRow(rel, outcome.status, 0, "", outcome.note, self.src_key)
+            row = CropRow(rel, outcome.status, outcome.faces, "", outcome.note, self.src_key)
         else:
             note = f"{outcome.note}; its earlier output is kept"
-            row = dataclasses.replace(before, status=outcome.status, faces=0, note=note, src=self.src_key, source=rel)
+            row = dataclasses.replace(
+                before, status=outcome.status, faces=outcome.faces, note=note, src=self.src_key, source=rel
+            )
         self.journal.add(row)
         return row
 

@@ -1,0 +1,345 @@
+"""``crop_dataset`` in process, on generated photos and stand-in detectors (no model, no media):
+its argument checks, the report it returns, OUT's settings file, the crops' pixels and colour,
+and a re-run after an interrupted run whose journal was cut mid-row. These are the tests the
+mutation run over ``runtime/cropping.py`` has (it skips the shared-photo tests and the ones
+that run kerfer in a subprocess)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from kerfer.errors import DataError
+from kerfer.options import MAX_CROP_SIZE, MIN_CROP_SIZE
+from kerfer.runtime import cropping
+from kerfer.runtime.blazeface import KEYPOINTS
+from kerfer.runtime.cropping import JOURNAL, REJECTED, REPORT, SETTINGS, crop_dataset
+from kerfer.runtime.detect import Detection
+from kerfer.runtime.images import decode_image, read_bytes
+from kerfer.runtime.roi import crop_roi
+
+
+class Tilted:
+    """One face in the middle of a photo brighter than 10, its eyes tilted by ~27 degrees (so
+    alignment turns the crop), none in a black photo."""
+
+    def detect_faces(self, frame: np.ndarray) -> list[Detection]:
+        if frame.mean() < 10:
+            return []
+        h, w = frame.shape[:2]
+        points = np.array([[w * 0.35, h * 0.35], [w * 0.65, h * 0.5], [w * 0.5, h * 0.55], [w * 0.5, h * 0.7]])
+        points = np.vstack([points, [[w * 0.2, h * 0.4], [w * 0.8, h * 0.55]]]).astype(np.float32)
+        return [Detection((w // 4, h // 4, w // 2, h // 2), 0.9, points, KEYPOINTS)]
+
+
+class Dies(Tilted):
+    """Stops the run on its ``at``-th photo, as Ctrl-C does."""
+
+    def __init__(self, at: int):
+        self.at, self.seen = at, 0
+
+    def detect_faces(self, frame):
+        self.seen += 1
+        if self.seen == self.at:
+            raise KeyboardInterrupt
+        return super().detect_faces(frame)
+
+
+class Everywhere:
+    """Two faces in every photo, the second larger; or none, in a black one."""
+
+    def detect_faces(self, frame):
+        if frame.mean() < 10:
+            return []
+        return [Detection((2, 2, 8, 8)), Detection((12, 8, 16, 16))]
+
+
+def _photo(path: Path, seed: int, black: bool = False) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    img = np.zeros((40, 40, 3), np.uint8) if black else rng.integers(40, 255, (40, 40, 3)).astype(np.uint8)
+    if not black:
+        img[:, :20, 2] = 250  # the left half red (BGR), so a channel swap shows
+        img[:, :20, :2] = 20
+    path.write_bytes(cv2.imencode(path.suffix, img)[1].tobytes())  # cv2.imwrite: not for every name
+    return path
+
+
+def _src(root: Path, per_class: int = 3) -> Path:
+    for c, name in enumerate(("angry", "happy", "sad")):
+        for i in range(per_class):
+            _photo(root / name / f"p{c}{i}.png", seed=10 * c + i)
+    return root
+
+
+def _crop(src, out, detector=None, **kw):
+    return crop_dataset(src, out, detector=detector or Tilted(), progress=False, **kw)
+
+
+def _rows(out: Path) -> list[dict]:
+    with open(out / REPORT, newline="", encoding="utf-8", errors="surrogateescape") as f:
+        return list(csv.DictReader(f))
+
+
+def _one_crop_per_photo(src: Path, out: Path) -> None:
+    photos = sorted(p.relative_to(src).as_posix() for p in src.glob("*/*.png"))
+    assert sorted(p.relative_to(out).as_posix() for p in out.glob("*/*.png")) == photos
+    assert sorted(r["source"] for r in _rows(out)) == photos
+
+
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        ({"roi": "nose"}, "roi='nose': expected one of face, mouth, eyes"),
+        ({"on_multiple": "all"}, "on_multiple='all': expected one of skip, largest"),
+        (
+            {"size": MIN_CROP_SIZE - 1},
+            f"size={MIN_CROP_SIZE - 1}: must be between {MIN_CROP_SIZE} and {MAX_CROP_SIZE} pixels",
+        ),
+        ({"size": MAX_CROP_SIZE + 1}, f"size={MAX_CROP_SIZE + 1}: must be between"),
+        ({"margin": -0.01}, "margin=-0.01: must be between 0 and 2"),
+        ({"margin": 2.01}, "margin=2.01: must be between 0 and 2"),
+    ],
+)
+def test_bad_arguments_are_refused_with_the_allowed_values_before_any_work(tmp_path, kw, message):
+    src = _src(tmp_path / "SRC", per_class=1)
+    with pytest.raises(ValueError) as e:
+        _crop(src, tmp_path / "OUT", **kw)
+    assert str(e.value).startswith(message), str(e.value)
+    assert not (tmp_path / "OUT").exists()
+
+
+@pytest.mark.parametrize("kw", [{"size": MIN_CROP_SIZE}, {"size": MAX_CROP_SIZE}, {"margin": 0.0}, {"margin": 2.0}])
+def test_the_limits_themselves_are_allowed(tmp_path, kw):
+    src = tmp_path / "SRC"
+    _photo(src / "happy" / "a.png", 1)
+    report = _crop(src, tmp_path / "OUT", **kw)
+    assert report.cropped == 1
+    crop = cv2.imread(str(tmp_path / "OUT" / "happy" / "a.png"), cv2.IMREAD_UNCHANGED)
+    assert crop.shape == (report.size, report.size)
+
+
+def test_the_report_says_what_was_asked_and_what_was_done(tmp_path):
+    src, out = _src(tmp_path / "SRC", per_class=2), tmp_path / "deep" / "er" / "OUT"  # parents made
+    _photo(src / "sad" / "dark.png", 0, black=True)
+    (src / "notes.txt").write_text("not a photo")
+    report = _crop(src, out, roi="mouth", size=40, grayscale=False, on_multiple="largest")
+    assert (report.src, report.out, report.layout, report.roi) == (src, out, "classes", "mouth")
+    assert (report.size, report.grayscale, report.on_multiple) == (40, False, "largest")
+    assert report.report_path == out / REPORT and report.ignored == [src / "notes.txt"]
+    assert report.per_class == {"angry": 2, "happy": 2, "sad": 2} and report.cropped == 6
+    assert [(r.source, r.status, r.faces) for r in report.rows][-1] == ("sad/p21.png", "cropped", 1)
+    assert report.count("no_face") == 1 and (out / REJECTED / "no_face" / "sad" / "dark.png").is_file()
+    assert 0 <= report.seconds < 60
+    assert len(_rows(out)) == 7 and not (out / JOURNAL).exists()
+
+
+def test_seconds_is_the_time_the_photos_took(tmp_path):
+    import time
+
+    class Slow(Tilted):
+        def detect_faces(self, frame):
+            time.sleep(0.2)
+            return super().detect_faces(frame)
+
+    report = _crop(_src(tmp_path / "SRC", per_class=1), tmp_path / "OUT", Slow())
+    assert 0.6 <= report.seconds < 30
+
+
+def test_out_remembers_its_settings_and_refuses_others_by_name(tmp_path):
+    src, out = _src(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
+    _crop(src, out, grayscale=False, margin=0.5, align=False)
+    text = (out / SETTINGS).read_text()
+    assert (
+        text == json.dumps({"roi": "face", "size": 48, "color": "rgb", "margin": 0.5, "align": False}, indent=2) + "\n"
+    )
+    with pytest.raises(DataError) as e:
+        _crop(src, out, grayscale=True, margin=0.5, align=True)
+    assert str(e.value) == (
+        f"{out}: holds crops made with color='rgb', align=False, not color='grayscale', align=True: "
+        "choose another OUT folder (or delete this one)"
+    )
+    assert _crop(src, out, grayscale=False, margin=0.5, align=False).cropped == 3  # the same settings: fine
+    settings = json.loads(text)
+    (out / SETTINGS).write_text(json.dumps({**settings, "roi": "eyes", "size": 64}))
+    with pytest.raises(DataError, match=r"with roi='eyes', size=64, not roi='face', size=48: "):
+        _crop(src, out, grayscale=False, margin=0.5, align=False)
+    (out / SETTINGS).write_text(json.dumps({"roi": "face", "an older key": 1}))  # unknown keys are no conflict
+    assert _crop(src, out, grayscale=False, margin=0.5, align=False).cropped == 3
+    assert json.loads((out / SETTINGS).read_text()) == settings
+    (out / SETTINGS).write_text('{"roi": "eyes"')  # damaged: rewritten, not a conflict
+    _crop(src, out, grayscale=False, margin=0.5, align=False)
+    assert json.loads((out / SETTINGS).read_text()) == settings
+    _crop(src, tmp_path / "fresh")
+    assert json.loads((tmp_path / "fresh" / SETTINGS).read_text())["color"] == "grayscale"
+
+
+@pytest.mark.parametrize("grayscale", [True, False])
+@pytest.mark.parametrize(
+    "roi, align, margin", [("face", True, 0.2), ("face", False, 0.2), ("eyes", True, 0.0), ("mouth", False, 1.0)]
+)
+def test_each_crop_holds_the_pixels_of_crop_roi_with_the_asked_settings(tmp_path, grayscale, roi, align, margin):
+    """The settings reach the crop: a crop is ``crop_roi`` of the decoded photo, gray or RGB
+    written as PNG in OpenCV's BGR order (so the red half of the photo stays red)."""
+    src = tmp_path / "SRC"
+    photo = _photo(src / "happy" / "a.png", 3)
+    report = _crop(src, tmp_path / "OUT", roi=roi, size=32, grayscale=grayscale, align=align, margin=margin)
+    (row,) = report.rows
+    assert row.output == "happy/a.png"
+    written = cv2.imread(str(tmp_path / "OUT" / row.output), cv2.IMREAD_UNCHANGED)
+    frame = decode_image(read_bytes(photo), photo)
+    (det,) = Tilted().detect_faces(frame)
+    want = crop_roi(frame, det, roi, 32, 1 if grayscale else 3, align, margin)
+    if grayscale:
+        assert written.shape == (32, 32) and np.array_equal(written, want[..., 0])
+    else:
+        assert written.shape == (32, 32, 3) and np.array_equal(cv2.cvtColor(written, cv2.COLOR_BGR2RGB), want)
+    other = crop_roi(frame, det, roi, 32, 1 if grayscale else 3, not align, margin)
+    assert not np.array_equal(want, other), "the test's face is tilted enough for align to matter"
+
+
+def test_largest_reports_only_real_choices(tmp_path):
+    """With --on-multiple largest, a one-face photo has no note and a faceless one is no_face."""
+    src = tmp_path / "SRC"
+    _photo(src / "happy" / "one.png", 1)
+    _photo(src / "happy" / "none.png", 2, black=True)
+    _photo(src / "sad" / "two.png", 3)
+    by = {r.source: r for r in _crop(src, tmp_path / "OUT", on_multiple="largest").rows}
+    assert (by["happy/one.png"].status, by["happy/one.png"].note) == ("cropped", "")
+    assert (by["happy/none.png"].status, by["happy/none.png"].faces) == ("no_face", 0)
+    assert (by["happy/none.png"].output, by["happy/none.png"].note) == (f"{REJECTED}/no_face/happy/none.png", "")
+    by = {r.source: r for r in _crop(src, tmp_path / "OUT2", Everywhere(), on_multiple="largest").rows}
+    assert (by["sad/two.png"].status, by["sad/two.png"].faces) == ("multiple_faces", 2)
+    assert by["sad/two.png"].note == "kept the largest of 2 faces" and by["sad/two.png"].output == "sad/two.png"
+    skip = {r.source: r for r in _crop(src, tmp_path / "OUT3", Everywhere()).rows}["sad/two.png"]
+    assert (skip.status, skip.faces, skip.note) == ("multiple_faces", 2, "")
+    assert skip.output == f"{REJECTED}/multiple_faces/sad/two.png"
+
+
+def test_a_rejected_photo_keeps_its_folders_and_suffix_under_rejected(tmp_path):
+    src = tmp_path / "SRC"
+    _photo(src / "train" / "happy" / "dark.jpg", 0, black=True)
+    (src / "train" / "sad").mkdir(parents=True)
+    (src / "train" / "sad" / "broken.png").write_bytes(b"\x89PNG not really")
+    by = {r.source: r for r in _crop(src, tmp_path / "OUT").rows}
+    dark, broken = by["train/happy/dark.jpg"], by["train/sad/broken.png"]
+    assert (dark.status, dark.output) == ("no_face", f"{REJECTED}/no_face/train/happy/dark.jpg")
+    assert (broken.status, broken.faces, broken.output) == (
+        "unreadable",
+        0,
+        f"{REJECTED}/unreadable/train/sad/broken.png",
+    )
+    assert (tmp_path / "OUT" / broken.output).read_bytes() == b"\x89PNG not really"
+    assert broken.source_sha256 and broken.output_sha256 == broken.source_sha256
+
+
+def test_a_photo_that_cannot_be_read_at_all_is_a_row_with_no_output(tmp_path, monkeypatch):
+    src = _src(tmp_path / "SRC", per_class=1)
+    real = np.fromfile
+
+    def fromfile(path, *a, **kw):
+        if Path(path).name == "p10.png":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path, *a, **kw)
+
+    before = next(r for r in _crop(src, tmp_path / "KEPT").rows if r.source == "happy/p10.png")
+    monkeypatch.setattr(np, "fromfile", fromfile)
+    report = _crop(src, tmp_path / "OUT")
+    row = next(r for r in report.rows if r.source == "happy/p10.png")
+    assert (row.status, row.faces, row.output, row.source_sha256, row.output_sha256) == ("unreadable", 0, "", "", "")
+    assert "Permission denied" in row.note
+    assert report.per_class["happy"] == 0 and not (tmp_path / "OUT" / REJECTED).exists()
+    kept = next(r for r in _crop(src, tmp_path / "KEPT").rows if r.source == "happy/p10.png")
+    assert (kept.status, kept.faces, kept.output) == ("unreadable", 0, before.output)
+    assert (kept.source_sha256, kept.output_sha256) == (before.source_sha256, before.output_sha256)
+    assert kept.note.endswith("; its earlier output is kept") and "Permission denied" in kept.note
+
+
+def _killed(monkeypatch, src: Path, out: Path, at: int) -> None:
+    """A run stopped on its ``at``-th photo as kill -9 stops it: no report written, the journal kept."""
+    with monkeypatch.context() as m:
+        m.setattr(cropping, "_finish_report", lambda *a: None)
+        with pytest.raises(KeyboardInterrupt):
+            _crop(src, out, Dies(at=at))
+
+
+def test_a_rerun_after_an_interrupted_run_and_a_journal_cut_mid_row_leaves_one_crop_per_photo(tmp_path, monkeypatch):
+    """The in-process twin of the kill test in test_crop_recovery.py: an interrupted run keeps its
+    journal; a kill -9 would also leave no report and the journal's last row cut short."""
+    src, out = _src(tmp_path / "SRC"), tmp_path / "OUT"
+    with pytest.raises(KeyboardInterrupt):
+        _crop(src, out, Dies(at=5))
+    assert len(_rows(out)) == 4 and not (out / JOURNAL).exists()  # interrupted: the report holds the journal
+    _crop(src, out)
+    _one_crop_per_photo(src, out)
+    out = tmp_path / "OUT2"
+    _killed(monkeypatch, src, out, at=5)
+    assert not (out / REPORT).exists()
+    journal = (out / JOURNAL).read_bytes()
+    assert journal.count(b"\r\n") == 5 and journal.endswith(b"\r\n")  # header and four rows
+    # Killed while writing the last row: its crop, written only after the row, is not there either.
+    (out / JOURNAL).write_bytes(journal[:-40])
+    last = next(csv.reader([journal.rstrip(b"\r\n").rsplit(b"\r\n", 1)[1].decode()]))
+    (out / last[3]).unlink()
+    report = _crop(src, out)
+    _one_crop_per_photo(src, out)
+    assert report.cropped == 9 and len(report.rows) == 9 and not (out / JOURNAL).exists()
+
+    moved = tmp_path / "renamed_SRC"
+    src.rename(moved)
+    _crop(moved, out)
+    _one_crop_per_photo(moved, out)
+    link = tmp_path / "link_to_SRC"
+    link.symlink_to(moved)
+    _crop(link, out)
+    _one_crop_per_photo(moved, out)
+    (moved / "sad" / "p01.png").write_bytes((moved / "angry" / "p01.png").read_bytes())  # relabelled: angry → sad
+    (moved / "angry" / "p01.png").unlink()
+    _crop(moved, out)
+    _one_crop_per_photo(moved, out)
+    assert not (out / "angry" / "p01.png").exists()
+
+
+def test_a_journal_without_a_trailing_newline_is_continued_on_a_line_of_its_own(tmp_path, monkeypatch):
+    src, out = _src(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
+    _killed(monkeypatch, src, out, at=3)
+    journal = (out / JOURNAL).read_bytes()
+    (out / JOURNAL).write_bytes(journal[:-2])  # the last row complete but for its line end
+    _killed(monkeypatch, src, out, at=1)
+    lines = (out / JOURNAL).read_bytes().split(b"\r\n")
+    assert lines[2] == journal.split(b"\r\n")[2], "the cut row was ended, not glued to the next one"
+    _crop(src, out)
+    _one_crop_per_photo(src, out)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="file names that are not UTF-8 need a Linux file system")
+def test_names_that_are_not_utf8_or_hold_a_line_break_round_trip_through_the_report(tmp_path):
+    src, out = tmp_path / "SRC", tmp_path / "OUT"
+    odd = [b"caf\xc3\xa9.png", b"raw\xff.png", b"two\r\nlines.png"]
+    for i, name in enumerate(odd):
+        _photo(Path(os.fsdecode(bytes(src / "happy") + b"/" + name)), i)
+    first = _crop(src, out)
+    assert first.cropped == 3 and len(_rows(out)) == 3
+    again = _crop(src, out)
+    assert sorted(r.output for r in again.rows) == sorted(r.output for r in first.rows), "matched, not renamed"
+    assert len(list((out / "happy").iterdir())) == 3
+    assert sorted(r["source"] for r in _rows(out)) == sorted(r.source for r in first.rows)
+
+
+def test_a_default_run_on_a_terminal_draws_the_progress_bar(tmp_path, monkeypatch):
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    tty = Tty()
+    monkeypatch.setattr(sys, "stderr", tty)
+    crop_dataset(_src(tmp_path / "SRC", per_class=1), tmp_path / "OUT", detector=Tilted())
+    assert "3/3" in tty.getvalue() and "100%" in tty.getvalue()
