@@ -21,7 +21,7 @@ from kerfer.errors import DataError
 from kerfer.options import MAX_CROP_SIZE, MIN_CROP_SIZE
 from kerfer.runtime import cropping
 from kerfer.runtime.blazeface import KEYPOINTS
-from kerfer.runtime.cropping import JOURNAL, REJECTED, REPORT, SETTINGS, crop_dataset
+from kerfer.runtime.cropping import JOURNAL, REJECTED, REPORT, SETTINGS, CropReport, CropRow, crop_dataset
 from kerfer.runtime.detect import Detection
 from kerfer.runtime.images import decode_image, read_bytes
 from kerfer.runtime.roi import crop_roi
@@ -343,3 +343,92 @@ def test_a_default_run_on_a_terminal_draws_the_progress_bar(tmp_path, monkeypatc
     monkeypatch.setattr(sys, "stderr", tty)
     crop_dataset(_src(tmp_path / "SRC", per_class=1), tmp_path / "OUT", detector=Tilted())
     assert "3/3" in tty.getvalue() and "100%" in tty.getvalue()
+
+
+def _report(out: Path, rows, per_class, ignored=(), on_multiple="skip", layout="classes") -> CropReport:
+    return CropReport(
+        src=out.parent / "SRC", out=out, layout=layout, roi="face", size=48, grayscale=True, rows=list(rows),
+        per_class=per_class, ignored=list(ignored), seconds=0.5, report_path=out / REPORT, on_multiple=on_multiple,
+    )  # fmt: skip
+
+
+def test_the_summary_lists_every_outcome_after_one_with_no_photos(tmp_path):
+    out = tmp_path / "OUT"
+    rows = [
+        CropRow("happy/a.png", "cropped", 1, "happy/a.png"),
+        CropRow("sad/c.png", "multiple_faces", 2, f"{REJECTED}/multiple_faces/sad/c.png"),
+        CropRow("sad/d.png", "multiple_faces", 2, ""),  # could not be copied
+        CropRow("sad/e.png", "unreadable", 0, f"{REJECTED}/unreadable/sad/e.png"),
+    ]
+    lines = _report(out, rows, {"happy": 1}).summary_lines()
+    assert lines[2:4] == [  # no "no face" line, and the ones after it still there
+        f"several faces: 2 (copied to {out / REJECTED / 'multiple_faces'}; --on-multiple largest crops the "
+        "largest face; 1 could not be read at all: see the report)",
+        f"unreadable: 1 (copied to {out / REJECTED / 'unreadable'})",
+    ]
+    largest = _report(out, rows, {"happy": 1, "sad": 2}, on_multiple="largest").summary_lines()
+    assert largest[3:5] == ["several faces: 2 (cropped the largest face of each)", lines[3]]
+
+
+@pytest.mark.parametrize("n, shown", [(1, "a.txt"), (3, "a.txt, b.txt, c.txt"), (4, "a.txt, b.txt, c.txt, ...")])
+def test_the_summary_names_up_to_three_files_not_read(tmp_path, n, shown):
+    out = tmp_path / "OUT"
+    ignored = [out.parent / "SRC" / f"{c}.txt" for c in "abcd"[:n]]
+    lines = _report(out, [], {}, ignored=ignored).summary_lines()
+    assert lines[-2] == f"not read: {n} file(s) outside class folders or of other types ({shown})"
+
+
+def test_validation_is_a_validation_split_name(tmp_path):
+    out = tmp_path / "OUT"
+    line = _report(out, [], {"training/a": 1, "validation/a": 1}, layout="splits").train_command()
+    assert " --train-split training --val-split validation " in line
+
+
+def _write_report(out: Path, header: list[str], rows: list[list[str]]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / REPORT, "w", newline="") as f:
+        csv.writer(f).writerows([header, *rows])
+
+
+def test_a_report_with_only_the_first_four_columns_is_read_and_one_with_fewer_is_named(tmp_path):
+    src = _src(tmp_path / "SRC", per_class=1)
+    out = tmp_path / "OUT"
+    first = _crop(src, out)
+    kept = {r.source: r for r in first.rows}
+    # an older report: four columns, absolute sources, no hashes: its outputs cannot be proven
+    # crop's, so they are left alone and the photos get names of their own
+    _write_report(
+        out, ["source", "status", "faces", "output"], [[str(src / r.source), r.status, 1, r.output] for r in first.rows]
+    )
+    again = {r.source: r for r in _crop(src, out).rows}
+    assert sorted(again) == sorted(kept) and all(r.src == str(src.resolve()) for r in again.values())
+    assert {r.output for r in again.values()} == {
+        o.replace(".png", "_2.png") for o in (r.output for r in kept.values())
+    }
+    assert sorted(r["source"] for r in _rows(out)) == sorted(kept), "re-keyed to SRC: one row per photo"
+    for header in (["source", "status", "faces"], []):
+        _write_report(out, header, [])
+        with pytest.raises(DataError) as e:
+            _crop(src, out)
+        assert str(e.value) == (
+            f"{out / REPORT}: not a kerfer crop report (columns source, status, faces, output, note, src, "
+            "source_sha256, output_sha256)"
+        )
+
+
+def test_a_report_row_that_does_not_parse_stops_the_run_naming_the_report(tmp_path):
+    src, out = _src(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
+    _write_report(out, ["source", "status", "faces", "output"], [["happy/p10.png", "cropped", "one", "happy/p10.png"]])
+    with pytest.raises(DataError) as e:
+        _crop(src, out)
+    assert str(e.value) == (
+        f"{out / REPORT}: unreadable crop report (invalid literal for int() with base 10: 'one'); "
+        "move it away to start afresh"
+    )
+    _write_report(
+        out, ["source", "status", "faces", "output"], [["a.png", "cropped", "1", "a.png"]] * 2 + [["x" * 200_000]]
+    )
+    with pytest.raises(DataError) as e:  # over the csv module's field limit, on the file's fourth line
+        _crop(src, out)
+    assert str(e.value).startswith(f"{out / REPORT}: unreadable crop report (line 4: field larger than field limit")
+    assert str(e.value).endswith("); move it away to start afresh")

@@ -19,6 +19,7 @@ import sys
 TARGET = 0.85
 
 EQUIVALENT: dict[str, str] = {
+    "kerfer.data.cache.x_enabled__mutmut_9": "any default that is not a true value ('1', 'true', 'yes', 'on') leaves the cache on, as '' does",
     "kerfer.data.fastparse.x_parse_canonical__mutmut_105": "float64 holds every 1-3 digit integer exactly: the same uint8 after astype, only slower",
     "kerfer.data.fastparse.x_parse_canonical__mutmut_108": "as _105: fromstring's default dtype is float64",
     "kerfer.data.cache.x__crc__mutmut_2": "the start value need only match between save and load, which share _crc: another makes old entries stale (reparsed), never wrong",

@@ -200,6 +200,8 @@ def _read_rows(path: Path, src_abs: Path, journal: bool = False) -> list[CropRow
         raise DataError(
             f"{path}: unreadable crop report (line {lines.count}: {e}); move it away to start afresh"
         ) from e
+    except DataError:
+        raise  # already one line naming the report
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise DataError(f"{path}: unreadable crop report ({e}); move it away to start afresh") from e
     return rows
