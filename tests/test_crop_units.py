@@ -432,3 +432,155 @@ def test_a_report_row_that_does_not_parse_stops_the_run_naming_the_report(tmp_pa
         _crop(src, out)
     assert str(e.value).startswith(f"{out / REPORT}: unreadable crop report (line 4: field larger than field limit")
     assert str(e.value).endswith("); move it away to start afresh")
+
+
+def test_a_locked_out_and_a_nested_out_are_refused_in_one_line(tmp_path):
+    from kerfer.io import exclusive_lock
+    from kerfer.runtime.cropping import LOCK
+
+    src, out = _src(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
+    out.mkdir()
+    with exclusive_lock(out / LOCK):
+        with pytest.raises(DataError) as e:
+            _crop(src, out)
+    assert str(e.value) == (
+        f"{out / LOCK}: another kerfer crop is writing into {out} (it holds this lock): "
+        "wait for it to finish, or crop into another folder"
+    )
+    with pytest.raises(DataError) as e:
+        _crop(src, src / "happy" / "crops")
+    assert str(e.value).startswith(f"{src / 'happy' / 'crops'}: ") and "inside" in str(e.value)
+    assert not (src / "happy" / "crops").exists()
+
+
+def test_the_default_detector_is_blazeface_and_finds_no_face_in_noise(tmp_path):
+    src = tmp_path / "SRC"
+    _photo(src / "happy" / "noise.png", 4)
+    report = crop_dataset(src, tmp_path / "OUT", progress=False)
+    assert [(r.status, r.faces) for r in report.rows] == [("no_face", 0)]
+
+
+def test_a_report_that_cannot_be_written_keeps_the_journal_and_the_runs_own_error(tmp_path, monkeypatch):
+    src, out = _src(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
+
+    def full_disk(*a):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cropping, "_write_rows", full_disk)
+    with pytest.raises(KeyboardInterrupt):  # the interruption is what the user sees, not the disk
+        _crop(src, out, Dies(at=2))
+    assert (out / JOURNAL).is_file() and not (out / REPORT).exists()
+    with pytest.raises(OSError, match="No space left"):  # a finished run must not hide it
+        _crop(src, out)
+    assert (out / JOURNAL).is_file()
+    monkeypatch.undo()
+    _crop(src, out)
+    _one_crop_per_photo(src, out)
+
+
+def test_per_class_counts_crops_in_each_split_and_class_only(tmp_path, monkeypatch):
+    src = tmp_path / "SRC"
+    for split in ("train", "val"):
+        _photo(src / split / "happy" / "a.png", 1)
+        _photo(src / split / "happy" / "b.png", 2)
+        _photo(src / split / "sad" / "dark.png", 3, black=True)
+    out = tmp_path / "OUT"
+    report = _crop(src, out)
+    assert report.layout == "splits"
+    assert report.per_class == {"train/happy": 2, "train/sad": 0, "val/happy": 2, "val/sad": 0}
+    real = np.fromfile
+
+    def fromfile(path, *a, **kw):
+        if Path(path).name == "a.png":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path, *a, **kw)
+
+    monkeypatch.setattr(np, "fromfile", fromfile)
+    again = _crop(src, out)  # a.png unreadable now: its earlier crop is kept, but not counted as made
+    assert again.per_class == {"train/happy": 1, "train/sad": 0, "val/happy": 1, "val/sad": 0}
+    assert {r.output for r in again.rows if r.source.endswith("a.png")} == {"train/happy/a.png", "val/happy/a.png"}
+
+
+@pytest.mark.parametrize("kind", ["a folder", "a link", "not a regular file"])
+def test_a_report_path_that_is_not_a_file_is_named_before_any_work(tmp_path, kind):
+    src, out = _src(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
+    out.mkdir()
+    where = out / REPORT
+    if kind == "a folder":
+        where.mkdir()
+    elif kind == "a link":
+        where.symlink_to(tmp_path / "elsewhere.csv")
+    else:
+        os.mkfifo(where)
+    with pytest.raises(DataError) as e:
+        _crop(src, out)
+    assert str(e.value) == f"{where}: is {kind}; kerfer crop keeps its {REPORT} there: move it away"
+    assert not list(out.glob("*/*.png"))
+
+
+def test_the_same_photo_in_two_classes_keeps_both_crops_on_a_rerun(tmp_path):
+    """A photo is matched by content only when its old place no longer holds it."""
+    src, out = tmp_path / "SRC", tmp_path / "OUT"
+    _photo(src / "happy" / "same.png", 5)
+    (src / "sad").mkdir()
+    (src / "sad" / "same.png").write_bytes((src / "happy" / "same.png").read_bytes())
+    _crop(src, out)
+    _crop(src, out)
+    _one_crop_per_photo(src, out)
+
+
+def test_a_class_folder_that_leads_out_of_out_is_refused(tmp_path):
+    src, out = _src(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
+    (tmp_path / "outside").mkdir()
+    out.mkdir()
+    (out / "happy").symlink_to(tmp_path / "outside")
+    with pytest.raises(DataError) as e:
+        _crop(src, out)
+    assert str(e.value) == f"{out / 'happy'}: leads out of {out} (a link?): refusing to write there"
+    assert not list((tmp_path / "outside").iterdir())
+
+
+def test_new_names_never_take_a_users_file_or_a_name_that_differs_only_in_case(tmp_path):
+    src, out = tmp_path / "SRC", tmp_path / "OUT"
+    for name in ("Face.png", "face.PNG", "mine.png"):
+        _photo(src / "happy" / name, len(name))
+    (out / "happy").mkdir(parents=True)
+    (out / "happy" / "MINE.png").write_bytes(b"the user's own file")
+    rows = {r.source: r.output for r in _crop(src, out).rows}
+    assert rows == {
+        "happy/Face.png": "happy/Face.png",
+        "happy/face.PNG": "happy/face_2.png",
+        "happy/mine.png": "happy/mine_2.png",
+    }
+    assert (out / "happy" / "MINE.png").read_bytes() == b"the user's own file"
+    assert {r.source: r.output for r in _crop(src, out).rows} == rows, "a rerun keeps each photo's name"
+
+
+def test_names_of_earlier_runs_stay_reserved_after_their_files_are_gone(tmp_path):
+    src, out = tmp_path / "SRC", tmp_path / "OUT"
+    _photo(src / "happy" / "a.png", 1)
+    _crop(src, out)
+    (src / "happy" / "a.png").unlink()
+    (out / "happy" / "a.png").unlink()
+    _photo(src / "happy" / "A.png", 2)  # another photo, a name that differs only in case
+    (row,) = _crop(src, out).rows
+    assert row.output == "happy/A_2.png", "a.png is the earlier photo's name (its row is kept)"
+
+
+def test_largest_crops_the_larger_box_not_the_squarer_one(tmp_path):
+    src = tmp_path / "SRC"
+    photo = _photo(src / "sad" / "two.png", 3)
+    (row,) = _crop(src, tmp_path / "OUT", Everywhere(), on_multiple="largest", align=False).rows
+    frame = decode_image(read_bytes(photo), photo)
+    small, large = Everywhere().detect_faces(frame)  # both square: their w/h ratios tie
+    written = cv2.imread(str(tmp_path / "OUT" / row.output), cv2.IMREAD_UNCHANGED)
+    assert np.array_equal(written, crop_roi(frame, large, "face", 48, 1, False)[..., 0])
+    assert not np.array_equal(written, crop_roi(frame, small, "face", 48, 1, False)[..., 0])
+
+
+def test_a_photo_error_without_a_file_name_is_kept_whole():
+    from kerfer.errors import ImageReadError
+    from kerfer.runtime.cropping import _problem
+
+    assert _problem(ImageReadError("cannot decode image")) == "cannot decode image"
+    assert _problem(ImageReadError("/x/a b.png: Permission denied")) == "Permission denied"
