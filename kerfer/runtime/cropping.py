@@ -54,6 +54,9 @@ LOCK = ".crop.lock"
 SETTINGS = "crop_settings.json"
 STATUSES = ("cropped", "no_face", "multiple_faces", "unreadable")
 REPORT_FIELDS = ("source", "status", "faces", "output", "note", "src", "source_sha256", "output_sha256")
+_CSV_TEXT = {"newline": "", "encoding": "utf-8", "errors": "surrogateescape"}
+"""How the report and the journal are opened: CSV's own line ends (a file name may hold a line
+break), UTF-8 whatever the locale, and names that are not UTF-8 kept byte for byte."""
 
 
 # --------------------------------------------------------------------------- the report
@@ -182,7 +185,7 @@ def _read_rows(path: Path, src_abs: Path, journal: bool = False) -> list[CropRow
     rows: list[CropRow] = []
     lines = _Lines()
     try:
-        with open(path, newline="", encoding="utf-8", errors="surrogateescape") as f:
+        with open(path, **_CSV_TEXT) as f:
             reader = csv.DictReader(lines.counting(f))
             if not reader.fieldnames or not set(REPORT_FIELDS[:4]) <= set(reader.fieldnames):
                 if journal:
@@ -246,7 +249,7 @@ def _hex(value: str | None) -> str:
 
 def _write_rows(path: Path, rows: Iterable[CropRow]) -> None:
     with atomic_path(path) as tmp:
-        with open(tmp, "w", newline="", encoding="utf-8", errors="surrogateescape") as f:
+        with open(tmp, "w", **_CSV_TEXT) as f:
             w = csv.writer(f)
             w.writerow(REPORT_FIELDS)
             w.writerows(r.fields() for r in rows)
@@ -257,10 +260,9 @@ class _Journal:
     written: after a kill, a full disk or a crash the next run knows every file this one wrote."""
 
     def __init__(self, path: Path):
-        self.path = path
         size = path.stat().st_size if path.exists() else 0
         cut = size > 0 and not _ends_a_line(path)  # a killed run's last row, cut short
-        self.f = open(path, "a", newline="", encoding="utf-8", errors="surrogateescape")
+        self.f = open(path, "a", **_CSV_TEXT)
         self.w = csv.writer(self.f)
         if cut:
             self.f.write("\r\n")  # end that row (it is skipped when read) before appending
