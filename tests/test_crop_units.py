@@ -311,12 +311,23 @@ def test_a_rerun_after_an_interrupted_run_and_a_journal_cut_mid_row_leaves_one_c
 def test_a_journal_without_a_trailing_newline_is_continued_on_a_line_of_its_own(tmp_path, monkeypatch):
     src, out = _src(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
     _killed(monkeypatch, src, out, at=3)
-    journal = (out / JOURNAL).read_bytes()
+    journal = (out / JOURNAL).read_bytes()  # header and two rows
+    _killed(monkeypatch, src, out, at=3)  # ended properly: the rows follow with no blank line
+    assert (out / JOURNAL).read_bytes() == journal + journal.split(b"\r\n", 1)[1]
     (out / JOURNAL).write_bytes(journal[:-2])  # the last row complete but for its line end
-    _killed(monkeypatch, src, out, at=1)
+    _killed(monkeypatch, src, out, at=3)
     lines = (out / JOURNAL).read_bytes().split(b"\r\n")
-    assert lines[2] == journal.split(b"\r\n")[2], "the cut row was ended, not glued to the next one"
+    assert lines[:3] == journal.split(b"\r\n")[:3], "the cut row was ended, not glued to the next one"
+    assert lines[3:5] == journal.split(b"\r\n")[1:3] and lines[5] == b""
     _crop(src, out)
+    _one_crop_per_photo(src, out)
+
+
+def test_a_journal_cut_inside_its_header_is_a_fresh_start(tmp_path, monkeypatch):
+    src, out = _src(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
+    _killed(monkeypatch, src, out, at=1)  # killed on the first photo: the header alone
+    (out / JOURNAL).write_bytes((out / JOURNAL).read_bytes()[:10])
+    assert _crop(src, out).cropped == 3
     _one_crop_per_photo(src, out)
 
 
@@ -584,3 +595,60 @@ def test_a_photo_error_without_a_file_name_is_kept_whole():
 
     assert _problem(ImageReadError("cannot decode image")) == "cannot decode image"
     assert _problem(ImageReadError("/x/a b.png: Permission denied")) == "Permission denied"
+
+
+def test_a_copy_of_src_cropped_into_the_same_out_reuses_the_crops(tmp_path):
+    """Rule 2: the same path and content under another SRC is the same photo, even while the
+    first SRC is still there."""
+    import shutil
+
+    src, out = _src(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
+    first = {r.source: r.output for r in _crop(src, out).rows}
+    copy = tmp_path / "SRC copy"
+    shutil.copytree(src, copy)
+    again = {r.source: r.output for r in _crop(copy, out).rows}
+    assert again == first
+    _one_crop_per_photo(copy, out)
+
+
+def test_a_crop_replaced_by_a_link_to_identical_bytes_is_left_alone(tmp_path):
+    """crop never follows a link in OUT, even one to a file holding exactly what it wrote."""
+    src, out = _src(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
+    _crop(src, out)
+    crop = out / "happy" / "p10.png"
+    twin = tmp_path / "twin.png"
+    twin.write_bytes(crop.read_bytes())
+    crop.unlink()
+    crop.symlink_to(twin)
+    row = next(r for r in _crop(src, out).rows if r.source == "happy/p10.png")
+    assert row.output == "happy/p10_2.png" and crop.is_symlink() and twin.read_bytes()
+
+
+def test_a_rerun_keeps_the_names_in_nested_split_folders(tmp_path):
+    src, out = tmp_path / "SRC", tmp_path / "OUT"
+    _photo(src / "train" / "happy" / "a.png", 1)
+    _photo(src / "val" / "sad" / "b.png", 2)
+    first = sorted(r.output for r in _crop(src, out).rows)
+    assert first == ["train/happy/a.png", "val/sad/b.png"]
+    assert sorted(r.output for r in _crop(src, out).rows) == first
+
+
+def test_a_photo_that_flips_outcome_twice_leaves_only_its_latest_file(tmp_path):
+    src, out = tmp_path / "SRC", tmp_path / "OUT"
+    photo = _photo(src / "happy" / "a.png", 1)
+    bright = photo.read_bytes()
+    _crop(src, out)
+    _photo(photo, 0, black=True)
+    _crop(src, out)
+    photo.write_bytes(bright)
+    (row,) = _crop(src, out).rows
+    assert row.output == "happy/a.png"
+    files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png"))
+    assert files == ["happy/a.png"], "the no_face copy of the middle run is gone"
+
+
+def test_out_that_is_src_itself_is_refused(tmp_path):
+    src = _src(tmp_path / "SRC", per_class=1)
+    with pytest.raises(DataError) as e:
+        _crop(src, src)
+    assert str(e.value).startswith(f"{src}: ") and str(e.value) != "None"

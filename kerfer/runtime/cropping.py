@@ -435,10 +435,6 @@ class _Names:
             self.taken[folder] = {p.name.lower() for p in folder.iterdir()} if folder.is_dir() else set()
         return self.taken[folder]
 
-    def claim(self, rel: str) -> None:
-        folder, name = (self.out / rel).parent, (self.out / rel).name
-        self._taken(folder).add(name.lower())
-
     def new(self, rel_dir: str, stem: str, suffix: str) -> str:
         folder = self.out / rel_dir
         taken = self._taken(folder)
@@ -538,9 +534,8 @@ class _Cropper:
             row = CropRow(rel, outcome.status, outcome.faces, "", outcome.note, self.src_key)
         else:
             note = f"{outcome.note}; its earlier output is kept"
-            row = dataclasses.replace(
-                before, status=outcome.status, faces=outcome.faces, note=note, src=self.src_key, source=rel
-            )
+            # no content hash, so matched only at its own place: src and source are already these
+            row = dataclasses.replace(before, status=outcome.status, faces=outcome.faces, note=note)
         self.journal.add(row)
         return row
 
@@ -555,8 +550,7 @@ class _Cropper:
             path = _inside_out(self.out_abs, before)
             free = path is not None and not path.exists() and not path.is_symlink()
             if free or _owned(self.out_abs, before, past.written.get(before, set())):
-                self.names.claim(before)
-                return before
+                return before  # an earlier output: reserved, so no new name takes it
         return self.names.new(outcome.rel_dir, Path(rel).stem, outcome.suffix)
 
     def _drop_stale(self, pasts: list[_Past], output: str) -> None:
