@@ -652,3 +652,25 @@ def test_out_that_is_src_itself_is_refused(tmp_path):
     with pytest.raises(DataError) as e:
         _crop(src, src)
     assert str(e.value).startswith(f"{src}: ") and str(e.value) != "None"
+
+
+def test_an_out_that_is_a_file_is_refused(tmp_path):
+    src = _src(tmp_path / "SRC", per_class=1)
+    (tmp_path / "OUT").write_text("a file")
+    with pytest.raises(DataError) as e:
+        _crop(src, tmp_path / "OUT")
+    assert str(e.value) == f"{tmp_path / 'OUT'}: exists and is not a folder"
+
+
+def test_another_src_with_the_same_path_but_other_content_gets_a_crop_of_its_own(tmp_path):
+    import shutil
+
+    src, out = _src(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
+    _crop(src, out)
+    before = (out / "happy" / "p10.png").read_bytes()
+    other = tmp_path / "SRC2"
+    shutil.copytree(src, other)
+    _photo(other / "happy" / "p10.png", 99)  # the same path, another photo
+    rows = {r.source: r.output for r in _crop(other, out).rows}
+    assert rows["happy/p10.png"] == "happy/p10_2.png" and rows["sad/p20.png"] == "sad/p20.png"
+    assert (out / "happy" / "p10.png").read_bytes() == before, "SRC's crop is SRC's photo's"
