@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from cropcheck import move_link_and_relabel, one_crop_per_photo, photo_folder, report_rows, write_photo
 from fakedata import huge_png
 
 from kerfer.cli import main
@@ -33,25 +34,6 @@ class OneFace:
             return []
         h, w = frame.shape[:2]
         return [Detection((w // 4, h // 4, w // 2, h // 2))]
-
-
-def _photo(path: Path, seed: int, black: bool = False) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    img = np.zeros((32, 32, 3), np.uint8) if black else np.random.default_rng(seed).integers(40, 255, (32, 32, 3))
-    cv2.imwrite(str(path), img.astype(np.uint8))
-    return path
-
-
-def _src(root: Path, per_class: int = 3) -> Path:
-    for c, name in enumerate(("angry", "happy", "sad")):
-        for i in range(per_class):
-            _photo(root / name / f"p{c}{i}.png", seed=10 * c + i)
-    return root
-
-
-def _rows(out: Path) -> list[dict]:
-    with open(out / REPORT, newline="") as f:
-        return list(csv.DictReader(f))
 
 
 def _crops(out: Path) -> list[str]:
@@ -72,13 +54,13 @@ def _write_rows(out: Path, rows: list[dict]) -> None:
 def test_crop_deletes_and_overwrites_only_files_it_wrote(tmp_path):
     """A report is user-editable text: its `output` column named ../victim.txt, an absolute
     path and a user's file in OUT, and crop deleted them; a link in OUT was written through."""
-    src, out = _src(tmp_path / "SRC"), tmp_path / "OUT"
+    src, out = photo_folder(tmp_path / "SRC"), tmp_path / "OUT"
     _crop(src, out)
     victims = [tmp_path / "victim.txt", tmp_path / "elsewhere" / "victim2.txt", out / "happy" / "mine.txt"]
     for v in victims:
         v.parent.mkdir(parents=True, exist_ok=True)
         v.write_text("the user's own file")
-    rows = _rows(out)
+    rows = report_rows(out)
     by = {r["source"]: r for r in rows}
     by["angry/p00.png"]["output"] = "../victim.txt"
     by["angry/p01.png"]["output"] = str(victims[1])
@@ -90,7 +72,7 @@ def test_crop_deletes_and_overwrites_only_files_it_wrote(tmp_path):
     (out / "sad" / "p20.png").unlink()
     (out / "sad" / "p20.png").symlink_to(outside)
     for rel in ("angry/p00.png", "angry/p01.png", "happy/p10.png"):  # outcomes change: old outputs go
-        _photo(src / rel, 0, black=True)
+        write_photo(src / rel, 0, black=True)
 
     report = _crop(src, out)
     assert [v.read_text() for v in victims] == ["the user's own file"] * 3
@@ -102,7 +84,7 @@ def test_crop_deletes_and_overwrites_only_files_it_wrote(tmp_path):
 
 
 def test_a_second_crop_into_the_same_out_is_refused(tmp_path):
-    src, out = _src(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
+    src, out = photo_folder(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
     out.mkdir()
     with exclusive_lock(out / LOCK):  # another `kerfer crop` is writing into OUT
         with pytest.raises(DataError, match=r"\.crop\.lock: another kerfer crop is writing into"):
@@ -133,44 +115,25 @@ KILLER = textwrap.dedent(
 )
 
 
-def _one_crop_per_photo(src: Path, out: Path) -> None:
-    photos = sorted(p.relative_to(src).as_posix() for p in src.glob("*/*.png"))
-    assert _crops(out) == photos, "exactly one crop per photo, in its class folder"
-    assert sorted(r["source"] for r in _rows(out)) == photos
-
-
 def test_rerun_after_a_kill_a_move_a_link_or_a_relabel_leaves_one_crop_per_photo(tmp_path):
-    src, out = _src(tmp_path / "SRC"), tmp_path / "OUT"
+    src, out = photo_folder(tmp_path / "SRC"), tmp_path / "OUT"
     killed = subprocess.run([sys.executable, "-c", KILLER, str(src), str(out)], capture_output=True, timeout=120)
     assert killed.returncode == 9, killed.stderr.decode()[-2000:]
     assert not (out / REPORT).exists() and len(_crops(out)) == 4  # killed before the report
     report = _crop(src, out)
-    _one_crop_per_photo(src, out)
+    one_crop_per_photo(src, out)
     assert report.cropped == 9 and len(report.rows) == 9
 
-    moved = tmp_path / "renamed_SRC"
-    src.rename(moved)
-    _crop(moved, out)
-    _one_crop_per_photo(moved, out)
-    link = tmp_path / "link_to_SRC"
-    link.symlink_to(moved)
-    _crop(link, out)
-    _one_crop_per_photo(moved, out)
-
-    (moved / "sad" / "p01.png").write_bytes((moved / "angry" / "p01.png").read_bytes())  # relabelled: angry → sad
-    (moved / "angry" / "p01.png").unlink()
-    _crop(moved, out)
-    _one_crop_per_photo(moved, out)
-    assert not (out / "angry" / "p01.png").exists()
+    move_link_and_relabel(src, out, _crop)
 
 
 def test_a_huge_image_an_unlistable_folder_and_a_broken_link_are_rows_not_the_end(tmp_path, monkeypatch):
     """A 40000x40000 PNG stopped crop for every class after it (cv2.error); a folder it may not
     list stopped it before any photo; a broken link was dropped without a row."""
-    src = _src(tmp_path / "SRC", per_class=2)
+    src = photo_folder(tmp_path / "SRC", per_class=2)
     huge_png(src / "angry" / "big.png")
     (src / "happy" / "gone.png").symlink_to(tmp_path / "deleted.png")
-    _photo(src / "surprise" / "p.png", 7)
+    write_photo(src / "surprise" / "p.png", 7)
     real_scandir = os.scandir
 
     def scandir(path="."):
@@ -200,7 +163,7 @@ def _refuse_reading(monkeypatch, name: str) -> None:
 
 
 def test_a_photo_that_cannot_be_read_keeps_its_earlier_crop(tmp_path, monkeypatch):
-    src, out = _src(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
+    src, out = photo_folder(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
     _crop(src, out)
     before = (out / "happy" / "p10.png").read_bytes()
     _refuse_reading(monkeypatch, "p10.png")
@@ -211,9 +174,9 @@ def test_a_photo_that_cannot_be_read_keeps_its_earlier_crop(tmp_path, monkeypatc
 
 
 def test_a_damaged_report_or_one_that_is_a_folder_is_one_line_before_any_work(tmp_path):
-    src, out = _src(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
+    src, out = photo_folder(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
     _crop(src, out)
-    rows = _rows(out)
+    rows = report_rows(out)
     rows[0]["note"] = "x" * 200_000  # over the csv module's 131,072-character field limit
     _write_rows(out, rows)
     r = CliRunner().invoke(main, ["crop", str(src), str(out), "--no-progress", "--detector", "haar"])
@@ -228,11 +191,11 @@ def test_a_damaged_report_or_one_that_is_a_folder_is_one_line_before_any_work(tm
 
 
 def test_crop_journal_is_gone_after_a_finished_run(tmp_path):
-    src, out = _src(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
+    src, out = photo_folder(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
     _crop(src, out)
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [LOCK]
     shutil.rmtree(src / "sad")
-    assert len(_crop(src, out).rows) == 2 and len(_rows(out)) == 3  # a photo since deleted keeps its row
+    assert len(_crop(src, out).rows) == 2 and len(report_rows(out)) == 3  # a photo since deleted keeps its row
 
 
 def _report(out: Path, layout: str, per_class: dict[str, int], size: int = 48, grayscale: bool = True, **kw):
@@ -351,7 +314,7 @@ def test_a_photo_error_is_its_last_line_without_the_file_name():
 
 
 def test_an_unreadable_photo_rows_carry_no_faces_no_hash_and_keep_the_earlier_output(tmp_path, monkeypatch):
-    src, out = _src(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
+    src, out = photo_folder(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
     (src / "sad" / "gone.png").symlink_to(tmp_path / "deleted.png")
     first = {r.source: r for r in _crop(src, out).rows}
     key = str(src.resolve())
@@ -362,4 +325,4 @@ def test_an_unreadable_photo_rows_carry_no_faces_no_hash_and_keep_the_earlier_ou
     assert (row.status, row.faces, row.src, row.source) == ("unreadable", 0, key, "happy/p10.png")
     assert (row.output, row.source_sha256, row.output_sha256) == (was.output, was.source_sha256, was.output_sha256)
     assert row.note.endswith("; its earlier output is kept")
-    assert {r["source"]: r for r in _rows(out)}["happy/p10.png"]["faces"] == "0"
+    assert {r["source"]: r for r in report_rows(out)}["happy/p10.png"]["faces"] == "0"

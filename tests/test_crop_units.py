@@ -16,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from cropcheck import move_link_and_relabel, one_crop_per_photo, photo_folder, report_rows, write_photo
 
 from kerfer.errors import DataError
 from kerfer.options import MAX_CROP_SIZE, MIN_CROP_SIZE
@@ -62,37 +63,8 @@ class Everywhere:
         return [Detection((2, 2, 8, 8)), Detection((12, 8, 16, 16))]
 
 
-def _photo(path: Path, seed: int, black: bool = False) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    img = np.zeros((40, 40, 3), np.uint8) if black else rng.integers(40, 255, (40, 40, 3)).astype(np.uint8)
-    if not black:
-        img[:, :20, 2] = 250  # the left half red (BGR), so a channel swap shows
-        img[:, :20, :2] = 20
-    path.write_bytes(cv2.imencode(path.suffix, img)[1].tobytes())  # cv2.imwrite: not for every name
-    return path
-
-
-def _src(root: Path, per_class: int = 3) -> Path:
-    for c, name in enumerate(("angry", "happy", "sad")):
-        for i in range(per_class):
-            _photo(root / name / f"p{c}{i}.png", seed=10 * c + i)
-    return root
-
-
 def _crop(src, out, detector=None, **kw):
     return crop_dataset(src, out, detector=detector or Tilted(), progress=False, **kw)
-
-
-def _rows(out: Path) -> list[dict]:
-    with open(out / REPORT, newline="", encoding="utf-8", errors="surrogateescape") as f:
-        return list(csv.DictReader(f))
-
-
-def _one_crop_per_photo(src: Path, out: Path) -> None:
-    photos = sorted(p.relative_to(src).as_posix() for p in src.glob("*/*.png"))
-    assert sorted(p.relative_to(out).as_posix() for p in out.glob("*/*.png")) == photos
-    assert sorted(r["source"] for r in _rows(out)) == photos
 
 
 @pytest.mark.parametrize(
@@ -110,7 +82,7 @@ def _one_crop_per_photo(src: Path, out: Path) -> None:
     ],
 )
 def test_bad_arguments_are_refused_with_the_allowed_values_before_any_work(tmp_path, kw, message):
-    src = _src(tmp_path / "SRC", per_class=1)
+    src = photo_folder(tmp_path / "SRC", per_class=1)
     with pytest.raises(ValueError) as e:
         _crop(src, tmp_path / "OUT", **kw)
     assert str(e.value).startswith(message), str(e.value)
@@ -120,7 +92,7 @@ def test_bad_arguments_are_refused_with_the_allowed_values_before_any_work(tmp_p
 @pytest.mark.parametrize("kw", [{"size": MIN_CROP_SIZE}, {"size": MAX_CROP_SIZE}, {"margin": 0.0}, {"margin": 2.0}])
 def test_the_limits_themselves_are_allowed(tmp_path, kw):
     src = tmp_path / "SRC"
-    _photo(src / "happy" / "a.png", 1)
+    write_photo(src / "happy" / "a.png", 1)
     report = _crop(src, tmp_path / "OUT", **kw)
     assert report.cropped == 1
     crop = cv2.imread(str(tmp_path / "OUT" / "happy" / "a.png"), cv2.IMREAD_UNCHANGED)
@@ -128,8 +100,8 @@ def test_the_limits_themselves_are_allowed(tmp_path, kw):
 
 
 def test_the_report_says_what_was_asked_and_what_was_done(tmp_path):
-    src, out = _src(tmp_path / "SRC", per_class=2), tmp_path / "deep" / "er" / "OUT"  # parents made
-    _photo(src / "sad" / "dark.png", 0, black=True)
+    src, out = photo_folder(tmp_path / "SRC", per_class=2), tmp_path / "deep" / "er" / "OUT"  # parents made
+    write_photo(src / "sad" / "dark.png", 0, black=True)
     (src / "notes.txt").write_text("not a photo")
     report = _crop(src, out, roi="mouth", size=40, grayscale=False, on_multiple="largest")
     assert (report.src, report.out, report.layout, report.roi) == (src, out, "classes", "mouth")
@@ -139,7 +111,7 @@ def test_the_report_says_what_was_asked_and_what_was_done(tmp_path):
     assert [(r.source, r.status, r.faces) for r in report.rows][-1] == ("sad/p21.png", "cropped", 1)
     assert report.count("no_face") == 1 and (out / REJECTED / "no_face" / "sad" / "dark.png").is_file()
     assert 0 <= report.seconds < 60
-    assert len(_rows(out)) == 7 and not (out / JOURNAL).exists()
+    assert len(report_rows(out)) == 7 and not (out / JOURNAL).exists()
 
 
 def test_seconds_is_the_time_the_photos_took(tmp_path):
@@ -150,12 +122,12 @@ def test_seconds_is_the_time_the_photos_took(tmp_path):
             time.sleep(0.2)
             return super().detect_faces(frame)
 
-    report = _crop(_src(tmp_path / "SRC", per_class=1), tmp_path / "OUT", Slow())
+    report = _crop(photo_folder(tmp_path / "SRC", per_class=1), tmp_path / "OUT", Slow())
     assert 0.6 <= report.seconds < 30
 
 
 def test_out_remembers_its_settings_and_refuses_others_by_name(tmp_path):
-    src, out = _src(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
+    src, out = photo_folder(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
     _crop(src, out, grayscale=False, margin=0.5, align=False)
     text = (out / SETTINGS).read_text()
     assert (
@@ -190,7 +162,7 @@ def test_each_crop_holds_the_pixels_of_crop_roi_with_the_asked_settings(tmp_path
     """The settings reach the crop: a crop is ``crop_roi`` of the decoded photo, gray or RGB
     written as PNG in OpenCV's BGR order (so the red half of the photo stays red)."""
     src = tmp_path / "SRC"
-    photo = _photo(src / "happy" / "a.png", 3)
+    photo = write_photo(src / "happy" / "a.png", 3)
     report = _crop(src, tmp_path / "OUT", roi=roi, size=32, grayscale=grayscale, align=align, margin=margin)
     (row,) = report.rows
     assert row.output == "happy/a.png"
@@ -209,9 +181,9 @@ def test_each_crop_holds_the_pixels_of_crop_roi_with_the_asked_settings(tmp_path
 def test_largest_reports_only_real_choices(tmp_path):
     """With --on-multiple largest, a one-face photo has no note and a faceless one is no_face."""
     src = tmp_path / "SRC"
-    _photo(src / "happy" / "one.png", 1)
-    _photo(src / "happy" / "none.png", 2, black=True)
-    _photo(src / "sad" / "two.png", 3)
+    write_photo(src / "happy" / "one.png", 1)
+    write_photo(src / "happy" / "none.png", 2, black=True)
+    write_photo(src / "sad" / "two.png", 3)
     by = {r.source: r for r in _crop(src, tmp_path / "OUT", on_multiple="largest").rows}
     assert (by["happy/one.png"].status, by["happy/one.png"].note) == ("cropped", "")
     assert (by["happy/none.png"].status, by["happy/none.png"].faces) == ("no_face", 0)
@@ -226,7 +198,7 @@ def test_largest_reports_only_real_choices(tmp_path):
 
 def test_a_rejected_photo_keeps_its_folders_and_suffix_under_rejected(tmp_path):
     src = tmp_path / "SRC"
-    _photo(src / "train" / "happy" / "dark.jpg", 0, black=True)
+    write_photo(src / "train" / "happy" / "dark.jpg", 0, black=True)
     (src / "train" / "sad").mkdir(parents=True)
     (src / "train" / "sad" / "broken.png").write_bytes(b"\x89PNG not really")
     by = {r.source: r for r in _crop(src, tmp_path / "OUT").rows}
@@ -242,7 +214,7 @@ def test_a_rejected_photo_keeps_its_folders_and_suffix_under_rejected(tmp_path):
 
 
 def test_a_photo_that_cannot_be_read_at_all_is_a_row_with_no_output(tmp_path, monkeypatch):
-    src = _src(tmp_path / "SRC", per_class=1)
+    src = photo_folder(tmp_path / "SRC", per_class=1)
     real = np.fromfile
 
     def fromfile(path, *a, **kw):
@@ -274,12 +246,12 @@ def _killed(monkeypatch, src: Path, out: Path, at: int) -> None:
 def test_a_rerun_after_an_interrupted_run_and_a_journal_cut_mid_row_leaves_one_crop_per_photo(tmp_path, monkeypatch):
     """The in-process twin of the kill test in test_crop_recovery.py: an interrupted run keeps its
     journal; a kill -9 would also leave no report and the journal's last row cut short."""
-    src, out = _src(tmp_path / "SRC"), tmp_path / "OUT"
+    src, out = photo_folder(tmp_path / "SRC"), tmp_path / "OUT"
     with pytest.raises(KeyboardInterrupt):
         _crop(src, out, Dies(at=5))
-    assert len(_rows(out)) == 4 and not (out / JOURNAL).exists()  # interrupted: the report holds the journal
+    assert len(report_rows(out)) == 4 and not (out / JOURNAL).exists()  # interrupted: the report holds the journal
     _crop(src, out)
-    _one_crop_per_photo(src, out)
+    one_crop_per_photo(src, out)
     out = tmp_path / "OUT2"
     _killed(monkeypatch, src, out, at=5)
     assert not (out / REPORT).exists()
@@ -290,26 +262,14 @@ def test_a_rerun_after_an_interrupted_run_and_a_journal_cut_mid_row_leaves_one_c
     last = next(csv.reader([journal.rstrip(b"\r\n").rsplit(b"\r\n", 1)[1].decode()]))
     (out / last[3]).unlink()
     report = _crop(src, out)
-    _one_crop_per_photo(src, out)
+    one_crop_per_photo(src, out)
     assert report.cropped == 9 and len(report.rows) == 9 and not (out / JOURNAL).exists()
 
-    moved = tmp_path / "renamed_SRC"
-    src.rename(moved)
-    _crop(moved, out)
-    _one_crop_per_photo(moved, out)
-    link = tmp_path / "link_to_SRC"
-    link.symlink_to(moved)
-    _crop(link, out)
-    _one_crop_per_photo(moved, out)
-    (moved / "sad" / "p01.png").write_bytes((moved / "angry" / "p01.png").read_bytes())  # relabelled: angry → sad
-    (moved / "angry" / "p01.png").unlink()
-    _crop(moved, out)
-    _one_crop_per_photo(moved, out)
-    assert not (out / "angry" / "p01.png").exists()
+    move_link_and_relabel(src, out, _crop)
 
 
 def test_a_journal_without_a_trailing_newline_is_continued_on_a_line_of_its_own(tmp_path, monkeypatch):
-    src, out = _src(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
+    src, out = photo_folder(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
     _killed(monkeypatch, src, out, at=3)
     journal = (out / JOURNAL).read_bytes()  # header and two rows
     _killed(monkeypatch, src, out, at=3)  # ended properly: the rows follow with no blank line
@@ -320,15 +280,15 @@ def test_a_journal_without_a_trailing_newline_is_continued_on_a_line_of_its_own(
     assert lines[:3] == journal.split(b"\r\n")[:3], "the cut row was ended, not glued to the next one"
     assert lines[3:5] == journal.split(b"\r\n")[1:3] and lines[5] == b""
     _crop(src, out)
-    _one_crop_per_photo(src, out)
+    one_crop_per_photo(src, out)
 
 
 def test_a_journal_cut_inside_its_header_is_a_fresh_start(tmp_path, monkeypatch):
-    src, out = _src(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
+    src, out = photo_folder(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
     _killed(monkeypatch, src, out, at=1)  # killed on the first photo: the header alone
     (out / JOURNAL).write_bytes((out / JOURNAL).read_bytes()[:10])
     assert _crop(src, out).cropped == 3
-    _one_crop_per_photo(src, out)
+    one_crop_per_photo(src, out)
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="file names that are not UTF-8 need a Linux file system")
@@ -336,13 +296,13 @@ def test_names_that_are_not_utf8_or_hold_a_line_break_round_trip_through_the_rep
     src, out = tmp_path / "SRC", tmp_path / "OUT"
     odd = [b"caf\xc3\xa9.png", b"raw\xff.png", b"two\r\nlines.png"]
     for i, name in enumerate(odd):
-        _photo(Path(os.fsdecode(bytes(src / "happy") + b"/" + name)), i)
+        write_photo(Path(os.fsdecode(bytes(src / "happy") + b"/" + name)), i)
     first = _crop(src, out)
-    assert first.cropped == 3 and len(_rows(out)) == 3
+    assert first.cropped == 3 and len(report_rows(out)) == 3
     again = _crop(src, out)
     assert sorted(r.output for r in again.rows) == sorted(r.output for r in first.rows), "matched, not renamed"
     assert len(list((out / "happy").iterdir())) == 3
-    assert sorted(r["source"] for r in _rows(out)) == sorted(r.source for r in first.rows)
+    assert sorted(r["source"] for r in report_rows(out)) == sorted(r.source for r in first.rows)
 
 
 def test_a_default_run_on_a_terminal_draws_the_progress_bar(tmp_path, monkeypatch):
@@ -352,7 +312,7 @@ def test_a_default_run_on_a_terminal_draws_the_progress_bar(tmp_path, monkeypatc
 
     tty = Tty()
     monkeypatch.setattr(sys, "stderr", tty)
-    crop_dataset(_src(tmp_path / "SRC", per_class=1), tmp_path / "OUT", detector=Tilted())
+    crop_dataset(photo_folder(tmp_path / "SRC", per_class=1), tmp_path / "OUT", detector=Tilted())
     assert "3/3" in tty.getvalue() and "100%" in tty.getvalue()
 
 
@@ -402,7 +362,7 @@ def _write_report(out: Path, header: list[str], rows: list[list[str]]) -> None:
 
 
 def test_a_report_with_only_the_first_four_columns_is_read_and_one_with_fewer_is_named(tmp_path):
-    src = _src(tmp_path / "SRC", per_class=1)
+    src = photo_folder(tmp_path / "SRC", per_class=1)
     out = tmp_path / "OUT"
     first = _crop(src, out)
     kept = {r.source: r for r in first.rows}
@@ -416,7 +376,7 @@ def test_a_report_with_only_the_first_four_columns_is_read_and_one_with_fewer_is
     assert {r.output for r in again.values()} == {
         o.replace(".png", "_2.png") for o in (r.output for r in kept.values())
     }
-    assert sorted(r["source"] for r in _rows(out)) == sorted(kept), "re-keyed to SRC: one row per photo"
+    assert sorted(r["source"] for r in report_rows(out)) == sorted(kept), "re-keyed to SRC: one row per photo"
     for header in (["source", "status", "faces"], []):
         _write_report(out, header, [])
         with pytest.raises(DataError) as e:
@@ -428,7 +388,7 @@ def test_a_report_with_only_the_first_four_columns_is_read_and_one_with_fewer_is
 
 
 def test_a_report_row_that_does_not_parse_stops_the_run_naming_the_report(tmp_path):
-    src, out = _src(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
+    src, out = photo_folder(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
     _write_report(out, ["source", "status", "faces", "output"], [["happy/p10.png", "cropped", "one", "happy/p10.png"]])
     with pytest.raises(DataError) as e:
         _crop(src, out)
@@ -449,7 +409,7 @@ def test_a_locked_out_and_a_nested_out_are_refused_in_one_line(tmp_path):
     from kerfer.io import exclusive_lock
     from kerfer.runtime.cropping import LOCK
 
-    src, out = _src(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
+    src, out = photo_folder(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
     out.mkdir()
     with exclusive_lock(out / LOCK):
         with pytest.raises(DataError) as e:
@@ -466,13 +426,13 @@ def test_a_locked_out_and_a_nested_out_are_refused_in_one_line(tmp_path):
 
 def test_the_default_detector_is_blazeface_and_finds_no_face_in_noise(tmp_path):
     src = tmp_path / "SRC"
-    _photo(src / "happy" / "noise.png", 4)
+    write_photo(src / "happy" / "noise.png", 4)
     report = crop_dataset(src, tmp_path / "OUT", progress=False)
     assert [(r.status, r.faces) for r in report.rows] == [("no_face", 0)]
 
 
 def test_a_report_that_cannot_be_written_keeps_the_journal_and_the_runs_own_error(tmp_path, monkeypatch):
-    src, out = _src(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
+    src, out = photo_folder(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
 
     def full_disk(*a):
         raise OSError(28, "No space left on device")
@@ -486,15 +446,15 @@ def test_a_report_that_cannot_be_written_keeps_the_journal_and_the_runs_own_erro
     assert (out / JOURNAL).is_file()
     monkeypatch.undo()
     _crop(src, out)
-    _one_crop_per_photo(src, out)
+    one_crop_per_photo(src, out)
 
 
 def test_per_class_counts_crops_in_each_split_and_class_only(tmp_path, monkeypatch):
     src = tmp_path / "SRC"
     for split in ("train", "val"):
-        _photo(src / split / "happy" / "a.png", 1)
-        _photo(src / split / "happy" / "b.png", 2)
-        _photo(src / split / "sad" / "dark.png", 3, black=True)
+        write_photo(src / split / "happy" / "a.png", 1)
+        write_photo(src / split / "happy" / "b.png", 2)
+        write_photo(src / split / "sad" / "dark.png", 3, black=True)
     out = tmp_path / "OUT"
     report = _crop(src, out)
     assert report.layout == "splits"
@@ -514,7 +474,7 @@ def test_per_class_counts_crops_in_each_split_and_class_only(tmp_path, monkeypat
 
 @pytest.mark.parametrize("kind", ["a folder", "a link", "not a regular file"])
 def test_a_report_path_that_is_not_a_file_is_named_before_any_work(tmp_path, kind):
-    src, out = _src(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
+    src, out = photo_folder(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
     out.mkdir()
     where = out / REPORT
     if kind == "a folder":
@@ -532,16 +492,16 @@ def test_a_report_path_that_is_not_a_file_is_named_before_any_work(tmp_path, kin
 def test_the_same_photo_in_two_classes_keeps_both_crops_on_a_rerun(tmp_path):
     """A photo is matched by content only when its old place no longer holds it."""
     src, out = tmp_path / "SRC", tmp_path / "OUT"
-    _photo(src / "happy" / "same.png", 5)
+    write_photo(src / "happy" / "same.png", 5)
     (src / "sad").mkdir()
     (src / "sad" / "same.png").write_bytes((src / "happy" / "same.png").read_bytes())
     _crop(src, out)
     _crop(src, out)
-    _one_crop_per_photo(src, out)
+    one_crop_per_photo(src, out)
 
 
 def test_a_class_folder_that_leads_out_of_out_is_refused(tmp_path):
-    src, out = _src(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
+    src, out = photo_folder(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
     (tmp_path / "outside").mkdir()
     out.mkdir()
     (out / "happy").symlink_to(tmp_path / "outside")
@@ -554,7 +514,7 @@ def test_a_class_folder_that_leads_out_of_out_is_refused(tmp_path):
 def test_new_names_never_take_a_users_file_or_a_name_that_differs_only_in_case(tmp_path):
     src, out = tmp_path / "SRC", tmp_path / "OUT"
     for name in ("Face.png", "face.PNG", "mine.png"):
-        _photo(src / "happy" / name, len(name))
+        write_photo(src / "happy" / name, len(name))
     (out / "happy").mkdir(parents=True)
     (out / "happy" / "MINE.png").write_bytes(b"the user's own file")
     rows = {r.source: r.output for r in _crop(src, out).rows}
@@ -569,18 +529,18 @@ def test_new_names_never_take_a_users_file_or_a_name_that_differs_only_in_case(t
 
 def test_names_of_earlier_runs_stay_reserved_after_their_files_are_gone(tmp_path):
     src, out = tmp_path / "SRC", tmp_path / "OUT"
-    _photo(src / "happy" / "a.png", 1)
+    write_photo(src / "happy" / "a.png", 1)
     _crop(src, out)
     (src / "happy" / "a.png").unlink()
     (out / "happy" / "a.png").unlink()
-    _photo(src / "happy" / "A.png", 2)  # another photo, a name that differs only in case
+    write_photo(src / "happy" / "A.png", 2)  # another photo, a name that differs only in case
     (row,) = _crop(src, out).rows
     assert row.output == "happy/A_2.png", "a.png is the earlier photo's name (its row is kept)"
 
 
 def test_largest_crops_the_larger_box_not_the_squarer_one(tmp_path):
     src = tmp_path / "SRC"
-    photo = _photo(src / "sad" / "two.png", 3)
+    photo = write_photo(src / "sad" / "two.png", 3)
     (row,) = _crop(src, tmp_path / "OUT", Everywhere(), on_multiple="largest", align=False).rows
     frame = decode_image(read_bytes(photo), photo)
     small, large = Everywhere().detect_faces(frame)  # both square: their w/h ratios tie
@@ -602,18 +562,18 @@ def test_a_copy_of_src_cropped_into_the_same_out_reuses_the_crops(tmp_path):
     first SRC is still there."""
     import shutil
 
-    src, out = _src(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
+    src, out = photo_folder(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
     first = {r.source: r.output for r in _crop(src, out).rows}
     copy = tmp_path / "SRC copy"
     shutil.copytree(src, copy)
     again = {r.source: r.output for r in _crop(copy, out).rows}
     assert again == first
-    _one_crop_per_photo(copy, out)
+    one_crop_per_photo(copy, out)
 
 
 def test_a_crop_replaced_by_a_link_to_identical_bytes_is_left_alone(tmp_path):
     """crop never follows a link in OUT, even one to a file holding exactly what it wrote."""
-    src, out = _src(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
+    src, out = photo_folder(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
     _crop(src, out)
     crop = out / "happy" / "p10.png"
     twin = tmp_path / "twin.png"
@@ -626,8 +586,8 @@ def test_a_crop_replaced_by_a_link_to_identical_bytes_is_left_alone(tmp_path):
 
 def test_a_rerun_keeps_the_names_in_nested_split_folders(tmp_path):
     src, out = tmp_path / "SRC", tmp_path / "OUT"
-    _photo(src / "train" / "happy" / "a.png", 1)
-    _photo(src / "val" / "sad" / "b.png", 2)
+    write_photo(src / "train" / "happy" / "a.png", 1)
+    write_photo(src / "val" / "sad" / "b.png", 2)
     first = sorted(r.output for r in _crop(src, out).rows)
     assert first == ["train/happy/a.png", "val/sad/b.png"]
     assert sorted(r.output for r in _crop(src, out).rows) == first
@@ -635,10 +595,10 @@ def test_a_rerun_keeps_the_names_in_nested_split_folders(tmp_path):
 
 def test_a_photo_that_flips_outcome_twice_leaves_only_its_latest_file(tmp_path):
     src, out = tmp_path / "SRC", tmp_path / "OUT"
-    photo = _photo(src / "happy" / "a.png", 1)
+    photo = write_photo(src / "happy" / "a.png", 1)
     bright = photo.read_bytes()
     _crop(src, out)
-    _photo(photo, 0, black=True)
+    write_photo(photo, 0, black=True)
     _crop(src, out)
     photo.write_bytes(bright)
     (row,) = _crop(src, out).rows
@@ -648,14 +608,14 @@ def test_a_photo_that_flips_outcome_twice_leaves_only_its_latest_file(tmp_path):
 
 
 def test_out_that_is_src_itself_is_refused(tmp_path):
-    src = _src(tmp_path / "SRC", per_class=1)
+    src = photo_folder(tmp_path / "SRC", per_class=1)
     with pytest.raises(DataError) as e:
         _crop(src, src)
     assert str(e.value).startswith(f"{src}: ") and str(e.value) != "None"
 
 
 def test_an_out_that_is_a_file_is_refused(tmp_path):
-    src = _src(tmp_path / "SRC", per_class=1)
+    src = photo_folder(tmp_path / "SRC", per_class=1)
     (tmp_path / "OUT").write_text("a file")
     with pytest.raises(DataError) as e:
         _crop(src, tmp_path / "OUT")
@@ -665,12 +625,12 @@ def test_an_out_that_is_a_file_is_refused(tmp_path):
 def test_another_src_with_the_same_path_but_other_content_gets_a_crop_of_its_own(tmp_path):
     import shutil
 
-    src, out = _src(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
+    src, out = photo_folder(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
     _crop(src, out)
     before = (out / "happy" / "p10.png").read_bytes()
     other = tmp_path / "SRC2"
     shutil.copytree(src, other)
-    _photo(other / "happy" / "p10.png", 99)  # the same path, another photo
+    write_photo(other / "happy" / "p10.png", 99)  # the same path, another photo
     rows = {r.source: r.output for r in _crop(other, out).rows}
     assert rows["happy/p10.png"] == "happy/p10_2.png" and rows["sad/p20.png"] == "sad/p20.png"
     assert (out / "happy" / "p10.png").read_bytes() == before, "SRC's crop is SRC's photo's"
