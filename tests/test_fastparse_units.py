@@ -412,3 +412,18 @@ def test_the_warning_points_at_the_line_that_called_read_fer2013(tmp_path, monke
     assert Path(cache.__file__).resolve().parents[1] not in where.parents  # not inside the kerfer package
     # mutmut wraps each mutated function in a trampoline: one frame more, its own file
     assert where == Path(__file__).resolve() or where.name == "trampoline.py"
+
+
+def test_fingerprint_is_format_absolute_path_size_and_sha256(tmp_path, monkeypatch):
+    import hashlib
+
+    from kerfer.data.cache import FORMAT, fingerprint
+
+    (tmp_path / "a.csv").write_bytes(b"emotion,pixels,Usage\n")
+    monkeypatch.chdir(tmp_path)
+    assert fingerprint("a.csv") == {  # what an entry's metadata says about its CSV, readable as it is
+        "format": FORMAT,
+        "path": str(tmp_path / "a.csv"),
+        "size": 21,
+        "sha256": hashlib.sha256(b"emotion,pixels,Usage\n").hexdigest(),
+    }

@@ -213,18 +213,3 @@ def test_no_cache_flag_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.setenv("KERFER_NO_CACHE", "1")
     read_fer2013(path)
     assert not (tmp_path / "cache").exists()
-
-
-def test_fingerprint_is_format_absolute_path_size_and_sha256(tmp_path, monkeypatch):
-    import hashlib
-
-    from kerfer.data.cache import FORMAT, fingerprint
-
-    (tmp_path / "a.csv").write_bytes(b"emotion,pixels,Usage\n")
-    monkeypatch.chdir(tmp_path)
-    assert fingerprint("a.csv") == {  # what an entry's metadata says about its CSV, readable as it is
-        "format": FORMAT,
-        "path": str(tmp_path / "a.csv"),
-        "size": 21,
-        "sha256": hashlib.sha256(b"emotion,pixels,Usage\n").hexdigest(),
-    }
