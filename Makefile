@@ -26,7 +26,7 @@ lint:
 	$(PYTHON) -m ruff format --check kerfer tests benchmarks tools
 
 mutate:             ## mutation testing (mutmut, pip install ".[mutate]") of the fast modules; scores per module
-	KERFER_MUTATE=1 $(PYTHON) -m mutmut run || true
+	$(PYTHON) -m mutmut run || true
 	$(PYTHON) tools/mutation_scores.py
 
 bench: bench-parse bench-train

@@ -3,7 +3,6 @@ or in a DataError naming the right line (or a skip count), never a TensorFlow cr
 
 from __future__ import annotations
 
-import os
 import warnings
 
 import numpy as np
@@ -13,9 +12,7 @@ from hypothesis import strategies as st
 
 from kerfer.data import DataError, read_fer2013
 
-EXAMPLES = 8 if os.environ.get("KERFER_MUTATE") else 40
-"""``make mutate`` (KERFER_MUTATE=1) runs this test once per surviving mutant in a fresh process (TensorFlow
-traces the parser anew each time): 8 examples there, 40 in the suite."""
+EXAMPLES = 40
 USAGES = ["Training", "PublicTest", "PrivateTest"]
 BREAKS = [
     "count_short",
