@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from kerfer.runtime.cropping import REPORT
+from kerfer.runtime.cropping import REPORT, CropReport
 
 
 def write_photo(path: Path, seed: int, black: bool = False) -> Path:
@@ -61,3 +61,21 @@ def move_link_and_relabel(src: Path, out: Path, crop: Callable[[Path, Path], obj
     crop(moved, out)
     one_crop_per_photo(moved, out)
     assert not (out / "angry" / "p01.png").exists()
+
+
+def refuse_reading(monkeypatch, name: str) -> None:
+    """Reading the photo called ``name`` fails as a file without read permission does."""
+    real = np.fromfile
+
+    def fromfile(path, *a, **kw):
+        if Path(path).name == name:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path, *a, **kw)
+
+    monkeypatch.setattr(np, "fromfile", fromfile)
+
+
+def crop_report(out: Path, layout: str, per_class: dict[str, int], size: int = 48, grayscale: bool = True, **kw):
+    """A :class:`CropReport` for ``out`` as a run would return it, for its summary and train line."""
+    fields = dict(src=out.parent / "SRC", roi="face", rows=[], ignored=[], seconds=1.25, report_path=out / REPORT)
+    return CropReport(out=out, layout=layout, size=size, grayscale=grayscale, per_class=per_class, **{**fields, **kw})

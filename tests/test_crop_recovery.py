@@ -16,13 +16,21 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from cropcheck import move_link_and_relabel, one_crop_per_photo, photo_folder, report_rows, write_photo
+from cropcheck import (
+    crop_report,
+    move_link_and_relabel,
+    one_crop_per_photo,
+    photo_folder,
+    refuse_reading,
+    report_rows,
+    write_photo,
+)
 from fakedata import huge_png
 
 from kerfer.cli import main
 from kerfer.errors import DataError, ImageReadError
 from kerfer.io import exclusive_lock
-from kerfer.runtime.cropping import LOCK, REJECTED, REPORT, CropReport, CropRow, _hex, _problem, _row, crop_dataset
+from kerfer.runtime.cropping import LOCK, REJECTED, REPORT, CropRow, _hex, _problem, _row, crop_dataset
 from kerfer.runtime.detect import Detection
 
 
@@ -150,23 +158,11 @@ def test_a_huge_image_an_unlistable_folder_and_a_broken_link_are_rows_not_the_en
     assert report.per_class == {"angry": 2, "happy": 2, "surprise": 1}  # every class after them cropped
 
 
-def _refuse_reading(monkeypatch, name: str) -> None:
-    """Reading the photo called ``name`` fails as a file without read permission does."""
-    real = np.fromfile
-
-    def fromfile(path, *a, **kw):
-        if Path(path).name == name:
-            raise PermissionError(13, "Permission denied", str(path))
-        return real(path, *a, **kw)
-
-    monkeypatch.setattr(np, "fromfile", fromfile)
-
-
 def test_a_photo_that_cannot_be_read_keeps_its_earlier_crop(tmp_path, monkeypatch):
     src, out = photo_folder(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
     _crop(src, out)
     before = (out / "happy" / "p10.png").read_bytes()
-    _refuse_reading(monkeypatch, "p10.png")
+    refuse_reading(monkeypatch, "p10.png")
     report = _crop(src, out)
     row = next(r for r in report.rows if r.source == "happy/p10.png")
     assert row.status == "unreadable" and "Permission denied" in row.note and row.output == "happy/p10.png"
@@ -198,17 +194,12 @@ def test_crop_journal_is_gone_after_a_finished_run(tmp_path):
     assert len(_crop(src, out).rows) == 2 and len(report_rows(out)) == 3  # a photo since deleted keeps its row
 
 
-def _report(out: Path, layout: str, per_class: dict[str, int], size: int = 48, grayscale: bool = True, **kw):
-    fields = dict(src=out.parent / "SRC", roi="face", rows=[], ignored=[], seconds=1.25, report_path=out / REPORT)
-    return CropReport(out=out, layout=layout, size=size, grayscale=grayscale, per_class=per_class, **{**fields, **kw})
-
-
 def test_the_next_train_command_names_the_splits_train_reads(tmp_path):
     """Train and validation splits by their usual names (any case), else the first split and no
     validation; a one-level OUT is the split of its parent; size and colour only when not 48 gray."""
     out = tmp_path / "my crops"
     q = f"'{out}'"
-    assert _report(out, "splits", {"Val/sad": 1, "Train/happy": 2}).train_command() == (
+    assert crop_report(out, "splits", {"Val/sad": 1, "Train/happy": 2}).train_command() == (
         f"kerfer train --data {q} --train-split Train --val-split Val --epochs 30 --out 'runs/my crops'"
     )
     for splits, train, val in [
@@ -217,18 +208,20 @@ def test_the_next_train_command_names_the_splits_train_reads(tmp_path):
         (("test", "train", "valid"), "train", "valid"),
         (("test", "other"), "other", "test"),
     ]:
-        line = _report(out, "splits", {f"{s}/x": 1 for s in splits}).train_command()
+        line = crop_report(out, "splits", {f"{s}/x": 1 for s in splits}).train_command()
         assert f" --train-split {train} --val-split {val} " in line, (splits, line)
-    one = _report(tmp_path / "OUT", "classes", {"happy": 1}, size=64, grayscale=False).train_command()
+    one = crop_report(tmp_path / "OUT", "classes", {"happy": 1}, size=64, grayscale=False).train_command()
     assert one == (
         f"kerfer train --data {tmp_path} --train-split OUT --val-split none --image-size 64 --color-mode rgb "
         "--epochs 30 --out runs/OUT"
     )
     assert (
-        _report(tmp_path / "OUT", "classes", {"happy": 1}, size=32).train_command().count(" --image-size 32 --epochs")
+        crop_report(tmp_path / "OUT", "classes", {"happy": 1}, size=32)
+        .train_command()
+        .count(" --image-size 32 --epochs")
         == 1
     )
-    assert _report(Path("/"), "splits", {"train/x": 1}).train_command().endswith(" --out runs/crops")
+    assert crop_report(Path("/"), "splits", {"train/x": 1}).train_command().endswith(" --out runs/crops")
 
 
 def test_the_summary_counts_each_outcome_and_says_where_the_photos_went(tmp_path):
@@ -242,7 +235,9 @@ def test_the_summary_counts_each_outcome_and_says_where_the_photos_went(tmp_path
         CropRow("sad/f.png", "unreadable", 0, f"{REJECTED}/unreadable/sad/f.png"),
     ]
     ignored = [tmp_path / "SRC" / n for n in ("notes.txt", "a.heic", "b.heic", "c.heic")]
-    report = _report(out, "classes", {"happy": 1, "sad": 0}, rows=rows, ignored=ignored, roi="mouth", grayscale=False)
+    report = crop_report(
+        out, "classes", {"happy": 1, "sad": 0}, rows=rows, ignored=ignored, roi="mouth", grayscale=False
+    )
     assert report.cropped == 1 and report.count("multiple_faces") == 2
     assert report.summary_lines() == [
         f"cropped 1 of 6 photos (mouth, 48x48 colour) into {out} in 1.2 s:",
@@ -254,7 +249,7 @@ def test_the_summary_counts_each_outcome_and_says_where_the_photos_went(tmp_path
         "not read: 4 file(s) outside class folders or of other types (notes.txt, a.heic, b.heic, ...)",
         f"report: {out / REPORT}",
     ]
-    largest = _report(out, "classes", {"happy": 2}, rows=rows[:3], on_multiple="largest")
+    largest = crop_report(out, "classes", {"happy": 2}, rows=rows[:3], on_multiple="largest")
     assert largest.summary_lines()[1:4] == [
         "  happy: 2",
         f"no face: 1 (copied to {out / REJECTED / 'no_face'})",
@@ -311,6 +306,8 @@ def test_a_photo_error_is_its_last_line_without_the_file_name():
     )
     assert _problem(ValueError("first\na: b  ")) == "a: b"  # not an ImageReadError: kept whole
     assert _problem(MemoryError()) == "MemoryError"
+    assert _problem(ImageReadError("cannot decode image")) == "cannot decode image"  # no file name to cut
+    assert _problem(ImageReadError("/x/a b.png: Permission denied")) == "Permission denied"
 
 
 def test_an_unreadable_photo_rows_carry_no_faces_no_hash_and_keep_the_earlier_output(tmp_path, monkeypatch):
@@ -319,7 +316,7 @@ def test_an_unreadable_photo_rows_carry_no_faces_no_hash_and_keep_the_earlier_ou
     first = {r.source: r for r in _crop(src, out).rows}
     key = str(src.resolve())
     assert first["sad/gone.png"] == CropRow("sad/gone.png", "unreadable", 0, "", first["sad/gone.png"].note, key)
-    _refuse_reading(monkeypatch, "p10.png")
+    refuse_reading(monkeypatch, "p10.png")
     again = {r.source: r for r in _crop(src, out).rows}
     row, was = again["happy/p10.png"], first["happy/p10.png"]
     assert (row.status, row.faces, row.src, row.source) == ("unreadable", 0, key, "happy/p10.png")

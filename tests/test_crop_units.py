@@ -10,19 +10,30 @@ import csv
 import io
 import json
 import os
+import shutil
 import sys
+import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from cropcheck import move_link_and_relabel, one_crop_per_photo, photo_folder, report_rows, write_photo
+from cropcheck import (
+    crop_report,
+    move_link_and_relabel,
+    one_crop_per_photo,
+    photo_folder,
+    refuse_reading,
+    report_rows,
+    write_photo,
+)
 
 from kerfer.errors import DataError
+from kerfer.io import exclusive_lock
 from kerfer.options import MAX_CROP_SIZE, MIN_CROP_SIZE
 from kerfer.runtime import cropping
 from kerfer.runtime.blazeface import KEYPOINTS
-from kerfer.runtime.cropping import JOURNAL, REJECTED, REPORT, SETTINGS, CropReport, CropRow, crop_dataset
+from kerfer.runtime.cropping import JOURNAL, LOCK, REJECTED, REPORT, SETTINGS, CropRow, crop_dataset
 from kerfer.runtime.detect import Detection
 from kerfer.runtime.images import decode_image, read_bytes
 from kerfer.runtime.roi import crop_roi
@@ -115,8 +126,6 @@ def test_the_report_says_what_was_asked_and_what_was_done(tmp_path):
 
 
 def test_seconds_is_the_time_the_photos_took(tmp_path):
-    import time
-
     class Slow(Tilted):
         def detect_faces(self, frame):
             time.sleep(0.2)
@@ -215,15 +224,8 @@ def test_a_rejected_photo_keeps_its_folders_and_suffix_under_rejected(tmp_path):
 
 def test_a_photo_that_cannot_be_read_at_all_is_a_row_with_no_output(tmp_path, monkeypatch):
     src = photo_folder(tmp_path / "SRC", per_class=1)
-    real = np.fromfile
-
-    def fromfile(path, *a, **kw):
-        if Path(path).name == "p10.png":
-            raise PermissionError(13, "Permission denied", str(path))
-        return real(path, *a, **kw)
-
     before = next(r for r in _crop(src, tmp_path / "KEPT").rows if r.source == "happy/p10.png")
-    monkeypatch.setattr(np, "fromfile", fromfile)
+    refuse_reading(monkeypatch, "p10.png")
     report = _crop(src, tmp_path / "OUT")
     row = next(r for r in report.rows if r.source == "happy/p10.png")
     assert (row.status, row.faces, row.output, row.source_sha256, row.output_sha256) == ("unreadable", 0, "", "", "")
@@ -316,13 +318,6 @@ def test_a_default_run_on_a_terminal_draws_the_progress_bar(tmp_path, monkeypatc
     assert "3/3" in tty.getvalue() and "100%" in tty.getvalue()
 
 
-def _report(out: Path, rows, per_class, ignored=(), on_multiple="skip", layout="classes") -> CropReport:
-    return CropReport(
-        src=out.parent / "SRC", out=out, layout=layout, roi="face", size=48, grayscale=True, rows=list(rows),
-        per_class=per_class, ignored=list(ignored), seconds=0.5, report_path=out / REPORT, on_multiple=on_multiple,
-    )  # fmt: skip
-
-
 def test_the_summary_lists_every_outcome_after_one_with_no_photos(tmp_path):
     out = tmp_path / "OUT"
     rows = [
@@ -331,13 +326,13 @@ def test_the_summary_lists_every_outcome_after_one_with_no_photos(tmp_path):
         CropRow("sad/d.png", "multiple_faces", 2, ""),  # could not be copied
         CropRow("sad/e.png", "unreadable", 0, f"{REJECTED}/unreadable/sad/e.png"),
     ]
-    lines = _report(out, rows, {"happy": 1}).summary_lines()
+    lines = crop_report(out, "classes", {"happy": 1}, rows=rows).summary_lines()
     assert lines[2:4] == [  # no "no face" line, and the ones after it still there
         f"several faces: 2 (copied to {out / REJECTED / 'multiple_faces'}; --on-multiple largest crops the "
         "largest face; 1 could not be read at all: see the report)",
         f"unreadable: 1 (copied to {out / REJECTED / 'unreadable'})",
     ]
-    largest = _report(out, rows, {"happy": 1, "sad": 2}, on_multiple="largest").summary_lines()
+    largest = crop_report(out, "classes", {"happy": 1, "sad": 2}, rows=rows, on_multiple="largest").summary_lines()
     assert largest[3:5] == ["several faces: 2 (cropped the largest face of each)", lines[3]]
 
 
@@ -345,13 +340,13 @@ def test_the_summary_lists_every_outcome_after_one_with_no_photos(tmp_path):
 def test_the_summary_names_up_to_three_files_not_read(tmp_path, n, shown):
     out = tmp_path / "OUT"
     ignored = [out.parent / "SRC" / f"{c}.txt" for c in "abcd"[:n]]
-    lines = _report(out, [], {}, ignored=ignored).summary_lines()
+    lines = crop_report(out, "classes", {}, ignored=ignored).summary_lines()
     assert lines[-2] == f"not read: {n} file(s) outside class folders or of other types ({shown})"
 
 
 def test_validation_is_a_validation_split_name(tmp_path):
     out = tmp_path / "OUT"
-    line = _report(out, [], {"training/a": 1, "validation/a": 1}, layout="splits").train_command()
+    line = crop_report(out, "splits", {"training/a": 1, "validation/a": 1}).train_command()
     assert " --train-split training --val-split validation " in line
 
 
@@ -406,9 +401,6 @@ def test_a_report_row_that_does_not_parse_stops_the_run_naming_the_report(tmp_pa
 
 
 def test_a_locked_out_and_a_nested_out_are_refused_in_one_line(tmp_path):
-    from kerfer.io import exclusive_lock
-    from kerfer.runtime.cropping import LOCK
-
     src, out = photo_folder(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
     out.mkdir()
     with exclusive_lock(out / LOCK):
@@ -459,14 +451,7 @@ def test_per_class_counts_crops_in_each_split_and_class_only(tmp_path, monkeypat
     report = _crop(src, out)
     assert report.layout == "splits"
     assert report.per_class == {"train/happy": 2, "train/sad": 0, "val/happy": 2, "val/sad": 0}
-    real = np.fromfile
-
-    def fromfile(path, *a, **kw):
-        if Path(path).name == "a.png":
-            raise PermissionError(13, "Permission denied", str(path))
-        return real(path, *a, **kw)
-
-    monkeypatch.setattr(np, "fromfile", fromfile)
+    refuse_reading(monkeypatch, "a.png")
     again = _crop(src, out)  # a.png unreadable now: its earlier crop is kept, but not counted as made
     assert again.per_class == {"train/happy": 1, "train/sad": 0, "val/happy": 1, "val/sad": 0}
     assert {r.output for r in again.rows if r.source.endswith("a.png")} == {"train/happy/a.png", "val/happy/a.png"}
@@ -549,19 +534,9 @@ def test_largest_crops_the_larger_box_not_the_squarer_one(tmp_path):
     assert not np.array_equal(written, crop_roi(frame, small, "face", 48, 1, False)[..., 0])
 
 
-def test_a_photo_error_without_a_file_name_is_kept_whole():
-    from kerfer.errors import ImageReadError
-    from kerfer.runtime.cropping import _problem
-
-    assert _problem(ImageReadError("cannot decode image")) == "cannot decode image"
-    assert _problem(ImageReadError("/x/a b.png: Permission denied")) == "Permission denied"
-
-
 def test_a_copy_of_src_cropped_into_the_same_out_reuses_the_crops(tmp_path):
     """Rule 2: the same path and content under another SRC is the same photo, even while the
     first SRC is still there."""
-    import shutil
-
     src, out = photo_folder(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
     first = {r.source: r.output for r in _crop(src, out).rows}
     copy = tmp_path / "SRC copy"
@@ -623,8 +598,6 @@ def test_an_out_that_is_a_file_is_refused(tmp_path):
 
 
 def test_another_src_with_the_same_path_but_other_content_gets_a_crop_of_its_own(tmp_path):
-    import shutil
-
     src, out = photo_folder(tmp_path / "SRC", per_class=1), tmp_path / "OUT"
     _crop(src, out)
     before = (out / "happy" / "p10.png").read_bytes()
