@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from kerfer.errors import BadRow, DataError, KerferWarning
+from kerfer.kit import require_training_kit
 from kerfer.labels import FER2013_CLASSES, FER2013_SPLITS, IMAGE_SIZE
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -302,8 +303,6 @@ def _parse(path: str, header: str, gz: bool, on_bad_row: OnBadRow, progress: boo
 
 def _parse_exact(path: str, header: str, gz: bool, on_bad_row: OnBadRow, progress: bool):
     """The line-numbered ``tf.data`` parser: every check, every irregular layout, exact messages."""
-    from kerfer.kit import require_training_kit
-
     require_training_kit(f"parsing {path} (not in the canonical Kaggle layout)", ("tensorflow",))
     import tensorflow as tf
 
@@ -443,8 +442,6 @@ def load_fer2013(
     ``augment`` (True or an :class:`~kerfer.data.augment.AugmentConfig`) randomly
     transforms each training batch. Labels are int32 class indices.
     """
-    from kerfer.kit import require_training_kit
-
     require_training_kit("kerfer.load_fer2013", ("tensorflow", "keras"))  # what make_dataset imports, not matplotlib
     from kerfer.data.pipeline import make_dataset
 
