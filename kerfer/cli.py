@@ -227,7 +227,7 @@ def pack(run_dir, out_dir, dtype):
 
     \b
     Example:
-      kerfer pack runs/long training/long
+      kerfer pack runs/long packs/long
     """
     from kerfer.portable import pack_run
 

@@ -122,11 +122,9 @@ def test_no_augment_and_augment_options_together_are_refused(tmp_path):
     assert r.exit_code == 2 and "--no-augment" in r.output
 
 
-@pytest.mark.parametrize(
-    "path", ["training/long/config.json", *sorted(p.name for p in (ROOT / "configs").glob("*.json"))]
-)
-def test_todays_config_files_still_load(path):
-    file = ROOT / path if "/" in path else ROOT / "configs" / path
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "configs").glob("*.json")))
+def test_todays_config_files_still_load(name):
+    file = ROOT / "configs" / name
     cfg = TrainConfig.from_file(file)
     written = json.loads(file.read_text())
     saved = json.loads(cfg.to_json())
